@@ -1,0 +1,54 @@
+# One command each: `make lab` for students, `make test` for maintainers,
+# `make autograde` / `make grade-demo` for instructors. Every target creates
+# .venv on first use and reinstalls only when a requirements file changes.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+REQS := requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+JUPYTER_ENV := JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter/config JUPYTER_DATA_DIR=$(CURDIR)/.jupyter/data
+
+.PHONY: setup lab test test-fast student autograde grade-demo bench lock clean help
+
+help:
+	@echo "make setup       create .venv and install the pinned environment"
+	@echo "make lab         open JupyterLab on the course (students)"
+	@echo "make test        run the whole test suite (maintainers, CI)"
+	@echo "make student     regenerate notebooks/ from solutions/ (nbgrader generate_assignment)"
+	@echo "make autograde   grade everything under graders/submitted (instructors)"
+	@echo "make grade-demo  grade bundled example submissions in a scratch course"
+	@echo "make bench       run the benchmarks and print their figures"
+
+setup: $(STAMP)
+
+$(STAMP): $(REQS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m course_lib.setup_jupyter
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(JUPYTER_ENV) $(BIN)/jupyter lab --notebook-dir=$(CURDIR) notebooks/01_gradient_descent
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+student: $(STAMP)
+	$(BIN)/python -m course_lib.release
+
+autograde: $(STAMP)
+	$(BIN)/python -m course_lib.autograding
+
+grade-demo: $(STAMP)
+	$(BIN)/python -m course_lib.autograding.demo
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu//' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .jupyter .pytest_cache graders/.scratch
