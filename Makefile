@@ -33,7 +33,7 @@ lab: $(STAMP)
 	$(JUPYTER_ENV) $(BIN)/jupyter lab --notebook-dir=$(CURDIR) notebooks/01_gradient_descent
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests solutions --nbval-lax --nbval-current-env -m "not slow"
 
 student: $(STAMP)
 	$(BIN)/python -m course_lib.release

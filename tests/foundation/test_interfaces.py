@@ -1,0 +1,114 @@
+"""The five graded classes keep the interface of the course's source material, exactly.
+
+The same contract binds three places: the reference solutions in course_lib, the
+solution cells of the nbgrader sources and the starter cells students receive.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+
+import course_lib
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# class -> (assignment, notebook, {method: signature without self})
+CONTRACT = {
+    "GradientDescentOptimizer": ("01_gradient_descent", "gradient_descent.ipynb", {
+        "__init__": "(params, lr=0.01, momentum=0.0, nesterov=False)",
+        "step": "()",
+        "zero_grad": "()",
+    }),
+    "AdamOptimizer": ("02_adam", "adam.ipynb", {
+        "__init__": "(params, lr=0.001, betas=(0.9, 0.999), eps=1e-08)",
+        "step": "()",
+        "zero_grad": "()",
+    }),
+    "LRScheduler": ("03_lr_schedules", "lr_schedules.ipynb", {
+        "__init__": "(base_lr, warmup_steps=0, total_steps=1000)",
+        "step": "()",
+        "step_decay": "(decay_rate=0.5, decay_steps=100)",
+        "cosine_annealing": "(min_lr=0.0)",
+        "warmup_cosine": "(min_lr=0.0)",
+    }),
+    "ProjectedGD": ("04_projected_gd", "projected_gd.ipynb", {
+        "__init__": "(params, lr=0.01, constraint='none', threshold=0.0, box_min=None, box_max=None)",
+        "soft_threshold": "(x, threshold)",
+        "project_box": "(x, min_val, max_val)",
+        "step": "()",
+        "zero_grad": "()",
+    }),
+    "ClippingOptimizer": ("05_gradient_clipping", "gradient_clipping.ipynb", {
+        "__init__": "(params, lr=0.01, clip_norm=None, clip_value=None, kl_penalty=0.0)",
+        "compute_grad_norm": "()",
+        "clip_by_norm": "()",
+        "clip_by_value": "()",
+        "step_with_constraint": "(reference_params=None)",
+        "step": "()",
+        "zero_grad": "()",
+    }),
+}
+
+
+def _plain(sig: inspect.Signature) -> str:
+    """A signature without annotations or self, e.g. "(params, lr=0.01)"."""
+    params = [p.replace(annotation=inspect.Parameter.empty) for p in sig.parameters.values()
+              if p.name != "self"]
+    required = [p for p in params if p.default is inspect.Parameter.empty]
+    assert params[: len(required)] == required
+    return str(sig.replace(parameters=params, return_annotation=inspect.Signature.empty))
+
+
+def _strip_extras(sig: str, contract: str) -> str:
+    """Extra keyword arguments are allowed only after the contract's, with defaults."""
+    inner, want = sig[1:-1], contract[1:-1]
+    assert inner.startswith(want), f"{sig} does not start with the contract {contract}"
+    extra = inner[len(want):]
+    assert all("=" in part for part in extra.split(",") if part.strip()), f"extra arguments without defaults: {extra}"
+    return contract
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_reference_class_keeps_the_contract(name):
+    cls = getattr(course_lib, name)
+    for method, contract in CONTRACT[name][2].items():
+        sig = _plain(inspect.signature(getattr(cls, method)))
+        assert _strip_extras(sig, contract) == contract
+
+
+def _class_cell(path: Path, name: str) -> ast.ClassDef:
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and source.lstrip().startswith(f"class {name}"):
+            meta = cell["metadata"].get("nbgrader", {})
+            assert meta.get("solution"), f"the cell defining {name} in {path} must be a solution cell"
+            tree = ast.parse(source)
+            return next(node for node in tree.body if isinstance(node, ast.ClassDef))
+    raise AssertionError(f"{path} has no code cell starting with 'class {name}'")
+
+
+def _ast_signature(fn: ast.FunctionDef) -> str:
+    args = fn.args.args[1:]
+    defaults = [None] * (len(args) - len(fn.args.defaults)) + list(fn.args.defaults)
+    parts = [a.arg if d is None else f"{a.arg}={ast.literal_eval(d)!r}" for a, d in zip(args, defaults)]
+    return "(" + ", ".join(parts) + ")"
+
+
+@pytest.mark.parametrize("folder", ["solutions", "notebooks"])
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_notebook_class_cell_keeps_the_contract(folder, name):
+    assignment, notebook, methods = CONTRACT[name]
+    path = ROOT / folder / assignment / notebook
+    if not path.exists():
+        pytest.fail(f"{path.relative_to(ROOT)} is missing")
+    cls = _class_cell(path, name)
+    found = {node.name: node for node in cls.body if isinstance(node, ast.FunctionDef)}
+    for method, contract in methods.items():
+        assert method in found, f"{name}.{method} is missing from {folder}/{assignment}/{notebook}"
+        assert _strip_extras(_ast_signature(found[method]), contract) == contract
+        assert ast.get_docstring(found[method]) or method == "zero_grad", f"{name}.{method} needs a docstring"
