@@ -8,3 +8,18 @@ The five graded classes (the reference solutions students are graded against):
 - :class:`ProjectedGD` (chapter 4): gradient step, then soft thresholding or box projection.
 - :class:`ClippingOptimizer` (chapter 5): clipping by norm and value, trust-region pull.
 """
+
+from course_lib.adam import AdamOptimizer, AdamWOptimizer
+from course_lib.clipping import ClippingOptimizer
+from course_lib.gradient_descent import GradientDescentOptimizer
+from course_lib.projections import ProjectedGD
+from course_lib.schedules import LRScheduler
+
+__all__ = [
+    "AdamOptimizer",
+    "AdamWOptimizer",
+    "ClippingOptimizer",
+    "GradientDescentOptimizer",
+    "LRScheduler",
+    "ProjectedGD",
+]
