@@ -8,6 +8,7 @@ hidden tests and carries no outputs.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,13 +32,24 @@ def generate(assignment: str, db_url: str | None = None) -> None:
     cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=WARN"]
     if db_url:
         cmd.append(f"--CourseDirectory.db_url={db_url}")
-    subprocess.run(cmd, cwd=GRADERS, check=True)
+    subprocess.run(cmd, cwd=GRADERS, check=True, env=tool_env())
+
+
+def tool_env() -> dict[str, str]:
+    """The environment with this interpreter's scripts first on PATH.
+
+    nbgrader creates a new gradebook by running ``alembic``, which it finds on PATH.
+    """
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
 
 
 def main(argv: list[str] | None = None) -> None:
-    names = (argv if argv is not None else sys.argv[1:]) or assignments()
-    for name in names:
+    names = argv if argv is not None else sys.argv[1:]
+    for name in names or ["*"]:  # nbgrader expands "*" to every assignment in one run
         generate(name)
+    for name in names or assignments():
         print(f"notebooks/{name}: regenerated from solutions/{name}")
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from course_lib.release import tool_env
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(ROOT.glob("solutions/*/*.ipynb"))
 ASSIGNMENTS = sorted({p.parent.name for p in SOURCES})
@@ -35,13 +37,12 @@ def regenerated(tmp_path_factory) -> Path:
     """Student versions generated afresh into a scratch release folder and gradebook."""
     out = tmp_path_factory.mktemp("release")
     db = f"sqlite:///{out / 'gradebook.db'}"
-    for assignment in ASSIGNMENTS:
-        subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-             "--log-level=ERROR", f"--CourseDirectory.release_directory={out}",
-             f"--CourseDirectory.db_url={db}"],
-            cwd=ROOT / "graders", check=True, capture_output=True,
-        )
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", "*", "--force",
+         "--log-level=ERROR", f"--CourseDirectory.release_directory={out}",
+         f"--CourseDirectory.db_url={db}"],
+        cwd=ROOT / "graders", check=True, capture_output=True, env=tool_env(),
+    )
     return out
 
 
