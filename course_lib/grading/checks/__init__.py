@@ -1,0 +1,22 @@
+"""The named checks behind the notebooks' graded test cells.
+
+``REGISTRY`` maps a check id (``"adam.large_eps"``) to a :class:`CheckSpec`:
+the class it grades, a one-line description printed when it passes, and the
+function that drives a :class:`~course_lib.grading.subjects.Subject` and
+raises :class:`~course_lib.grading.errors.CheckFailed` at the first
+disagreement with its oracle (torch.optim, torch.optim.lr_scheduler,
+torch.nn.utils or a closed form; never the course's reference solutions).
+"""
+
+from __future__ import annotations
+
+from course_lib.grading.checks import adam, clipping, gradient_descent, projections, schedules
+from course_lib.grading.checks._spec import CheckSpec
+
+REGISTRY: dict[str, CheckSpec] = {
+    spec.check_id: spec
+    for module in (gradient_descent, adam, schedules, projections, clipping)
+    for spec in module.CHECKS
+}
+
+__all__ = ["REGISTRY", "CheckSpec"]

@@ -1,0 +1,88 @@
+"""``check(check_id, cls)``: a named check run in the notebook's own kernel.
+
+This is the feedback a student sees. It scans the class's source with
+:func:`course_lib.grading.policy.scan` when the source can be found (from the
+file, or from IPython's input history for classes defined in notebook cells),
+runs the check with a :class:`~course_lib.grading.subjects.LocalSubject`,
+prints one line on success and raises
+:class:`~course_lib.grading.errors.CheckFailed` on the first disagreement.
+Warnings are silenced inside a check, so a passing check writes nothing to
+stderr (nbgrader scores a test cell that writes to stderr as failed).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+import warnings
+
+from course_lib.grading import policy
+from course_lib.grading.errors import CheckFailed, PolicyViolation
+from course_lib.grading.report import Trace
+from course_lib.grading.subjects import LocalSubject
+
+
+def _from_history(class_name: str) -> str | None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None:
+        return None
+    history = shell.user_ns.get("In")
+    if not isinstance(history, list):
+        return None
+    pattern = re.compile(rf"^class\s+{re.escape(class_name)}\b", re.MULTILINE)
+    for cell in reversed(history):
+        if isinstance(cell, str) and pattern.search(cell):
+            return cell
+    return None
+
+
+def class_source(cls: type) -> str | None:
+    """The source that defined ``cls``: its module's file, or the last notebook cell defining it."""
+    module = sys.modules.get(getattr(cls, "__module__", ""))
+    if module is not None and getattr(module, "__file__", None):
+        try:
+            return inspect.getsource(module)
+        except (OSError, TypeError):
+            pass
+    try:
+        return inspect.getsource(cls)
+    except (OSError, TypeError):
+        return _from_history(getattr(cls, "__name__", ""))
+
+
+def check(check_id: str, cls: type) -> None:
+    """Run the named check against a student's class in this process.
+
+    Args:
+        check_id: a key of :data:`course_lib.grading.checks.REGISTRY`, e.g. ``"adam.large_eps"``.
+        cls: the student's class (not an instance).
+
+    Raises:
+        PolicyViolation: the class's source uses something the exercise forbids.
+        CheckFailed: the first disagreement with the oracle, or an exception in the class.
+        NotImplementedError: unchanged, when the class has not been written yet.
+    """
+    from course_lib.grading.checks import REGISTRY
+
+    if check_id not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
+        raise ValueError(f"check_id must be one of the known checks, got {check_id!r} (known: {known})")
+    spec = REGISTRY[check_id]
+    if not isinstance(cls, type):
+        raise CheckFailed(f"{check_id} failed: pass the class itself (e.g. {spec.class_name}), "
+                          f"not {type(cls).__name__}")
+    source = class_source(cls)
+    if source is not None:
+        violations = policy.scan(source, cls.__name__)
+        if violations:
+            raise PolicyViolation(f"{check_id} failed: " + policy.explain(violations, cls.__name__))
+    subject = LocalSubject(cls, Trace(check_id))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec.func(subject)
+    print(f"✓ {check_id}: {spec.description}")

@@ -1,0 +1,311 @@
+"""Subjects: the one interface through which checks drive a student's class.
+
+A check never touches a student object. It asks a subject to create an
+instance from plain arrays (``new``), to set gradients (``set_grads``), to call
+a method (``call``) and to read parameters, gradients and attributes back, and
+always receives plain data (see :mod:`course_lib.grading.plain`).
+
+- :class:`LocalSubject` runs the class in the current process (the notebook's
+  kernel): the feedback a student sees.
+- :class:`RemoteSubject` sends the same requests to a worker process that ran
+  the student's cells (see :mod:`course_lib.grading.worker`): the verdict that
+  counts. Student code never runs in the process that compares.
+
+Handles are small integers; the parameter tensors a subject reads back are the
+very tensors it passed to the constructor, so an update that rebinds a local
+name instead of changing the tensor shows up as "unchanged".
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from course_lib.grading import protocol
+from course_lib.grading.plain import to_plain, to_student, to_tensor
+from course_lib.grading.report import Trace
+
+_GRADING_DIR = os.path.dirname(os.path.abspath(__file__))
+_LIBRARY_DIRS = tuple(
+    os.path.dirname(os.path.abspath(module.__file__)) + os.sep for module in (torch, np, os)
+)
+
+
+def _is_student_file(filename: str) -> bool:
+    path = os.path.abspath(filename) if not filename.startswith("<") else filename
+    if path.startswith(_GRADING_DIR + os.sep):
+        return False
+    return not path.startswith(_LIBRARY_DIRS) and "site-packages" not in path
+
+
+def last_student_frame(error: BaseException) -> str:
+    """``in step, line 12: p -= lr * g`` for the innermost frame of student code."""
+    frames = traceback.extract_tb(error.__traceback__)
+    for frame in reversed(frames):
+        if _is_student_file(frame.filename):
+            code = (frame.line or "").strip()
+            place = os.path.basename(frame.filename) if not frame.filename.startswith("<") else frame.filename
+            text = f"in {frame.name}, line {frame.lineno} of {place}"
+            return f"{text}: {code}" if code else text
+    return ""
+
+
+class StudentCodeError(Exception):
+    """Student code raised; carries what was called and the original exception."""
+
+    def __init__(self, what: str, error: BaseException) -> None:
+        super().__init__(what)
+        self.what = what
+        self.original = error
+        self.type_name = type(error).__name__
+        try:
+            self.text = str(error)[:2000]
+        except BaseException:  # a hostile __str__
+            self.text = "<message could not be read>"
+        self.where = last_student_frame(error)
+
+
+def _call_student(what: str, function: Callable[[], Any], catch: tuple) -> Any:
+    try:
+        return function()
+    except catch as error:
+        raise StudentCodeError(what, error) from None
+
+
+def _signature(name: str, args: tuple, kwargs: dict) -> str:
+    def short(value: Any) -> str:
+        if isinstance(value, np.ndarray):
+            return f"<tensor of shape {tuple(value.shape)}>"
+        if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
+            return f"<list of {len(value)} tensors>"
+        return repr(value)
+
+    parts = [short(a) for a in args] + [f"{k}={short(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+class Instances:
+    """Student objects and the parameter tensors given to them; plain data in and out.
+
+    Used in-process by :class:`LocalSubject` and by the worker. Every call into
+    student code raises :class:`StudentCodeError` when the code raises one of
+    ``catch`` (the worker also catches ``SystemExit``).
+    """
+
+    def __init__(self, resolve: Callable[[str], Any], catch: tuple = (Exception,)) -> None:
+        self._resolve = resolve
+        self._catch = catch
+        self._objects: dict[int, Any] = {}
+        self._params: dict[int, list[torch.Tensor]] = {}
+
+    def new(self, class_name: str, params: list[np.ndarray] | None, dtype: str,
+            requires_grad: bool, kwargs: dict) -> int:
+        cls = self._resolve(class_name)
+        arguments = {key: to_student(value) for key, value in kwargs.items()}
+        if params is None:
+            tensors: list[torch.Tensor] = []
+            what = _signature(class_name, (), kwargs)
+            obj = _call_student(what, lambda: cls(**arguments), self._catch)
+        else:
+            tensors = [to_tensor(np.asarray(p, dtype=dtype), requires_grad) for p in params]
+            given = list(tensors)
+            what = _signature(class_name, (params,), kwargs)
+            obj = _call_student(what, lambda: cls(given, **arguments), self._catch)
+        handle = len(self._objects) + 1
+        self._objects[handle] = obj
+        self._params[handle] = tensors
+        return handle
+
+    def _object(self, handle: int) -> Any:
+        if handle not in self._objects:
+            raise KeyError(f"no object with handle {handle}")
+        return self._objects[handle]
+
+    def set_grads(self, handle: int, grads: list[np.ndarray | None]) -> None:
+        self._object(handle)
+        tensors = self._params[handle]
+        if len(grads) != len(tensors):
+            raise ValueError("one gradient (or None) per parameter is needed")
+        for index, (tensor, grad) in enumerate(zip(tensors, grads)):
+            value = None if grad is None else to_tensor(np.asarray(grad, dtype=np.float64))
+
+            def assign(tensor: torch.Tensor = tensor, value: torch.Tensor | None = value) -> None:
+                tensor.grad = None if value is None else value.to(tensor.dtype)
+
+            _call_student(f"code changed parameter {index} (its dtype, shape or device) so that setting its "
+                          f".grad failed; a step must keep each parameter's dtype and shape, and", assign, self._catch)
+
+    def call(self, handle: int, method: str, args: tuple, kwargs: dict) -> Any:
+        obj = self._object(handle)
+        what = _signature(method, args, kwargs)
+        arguments = [to_student(a) for a in args]
+        keywords = {k: to_student(v) for k, v in kwargs.items()}
+        bound = _call_student(f"{what} (looking up the method)", lambda: getattr(obj, method), self._catch)
+        return to_plain(_call_student(what, lambda: bound(*arguments, **keywords), self._catch))
+
+    def params(self, handle: int) -> list:
+        self._object(handle)
+        return [to_plain(t) for t in self._params[handle]]
+
+    def grads(self, handle: int) -> list:
+        self._object(handle)
+        return [to_plain(t.grad) for t in self._params[handle]]
+
+    def get_attr(self, handle: int, name: str) -> Any:
+        obj = self._object(handle)
+        return to_plain(_call_student(f"reading .{name}", lambda: getattr(obj, name), self._catch))
+
+    def set_attr(self, handle: int, name: str, value: Any) -> None:
+        obj = self._object(handle)
+        _call_student(f"setting .{name}", lambda: setattr(obj, name, to_student(value)), self._catch)
+
+
+class Subject:
+    """The interface checks use (see the module docstring)."""
+
+    class_name: str
+    trace: Trace
+
+    def new(self, params: list[np.ndarray] | None = None, *, dtype: str = "float64",
+            requires_grad: bool = True, **kwargs: Any) -> int:
+        """Create an instance: ``cls([tensors...], **kwargs)`` or ``cls(**kwargs)``."""
+        raise NotImplementedError
+
+    def set_grads(self, handle: int, grads: list[np.ndarray | None]) -> None:
+        """Set ``.grad`` of each parameter (in the parameter's dtype; None clears)."""
+        raise NotImplementedError
+
+    def call(self, handle: int, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call a method; arrays in the arguments arrive as tensors; returns plain data."""
+        raise NotImplementedError
+
+    def params(self, handle: int) -> list:
+        """The parameter tensors given to the constructor, as float64 arrays."""
+        raise NotImplementedError
+
+    def grads(self, handle: int) -> list:
+        """The parameters' ``.grad`` as float64 arrays (None where unset)."""
+        raise NotImplementedError
+
+    def get_attr(self, handle: int, name: str) -> Any:
+        """An attribute of the instance, as plain data."""
+        raise NotImplementedError
+
+    def set_attr(self, handle: int, name: str, value: Any) -> None:
+        """Set an attribute of the instance (arrays arrive as tensors)."""
+        raise NotImplementedError
+
+    def student_failed(self, what: str, type_name: str, text: str, where: str) -> None:
+        """Raise CheckFailed for an exception raised by student code."""
+        details = [where] if where else []
+        self.trace.fail(f"your {what} raised {type_name}: {text}", details)
+
+
+class LocalSubject(Subject):
+    """Runs the student's class in this process (the notebook's kernel)."""
+
+    def __init__(self, cls: type, trace: Trace | None = None) -> None:
+        self.cls = cls
+        self.class_name = getattr(cls, "__name__", "the class")
+        self.trace = trace or Trace("check")
+        self._instances = Instances(lambda name: cls)
+
+    def _run(self, function: Callable[[], Any]) -> Any:
+        try:
+            return function()
+        except StudentCodeError as error:
+            if isinstance(error.original, NotImplementedError):
+                raise error.original
+            self.student_failed(error.what, error.type_name, error.text, error.where)
+
+    def new(self, params=None, *, dtype="float64", requires_grad=True, **kwargs):
+        return self._run(lambda: self._instances.new(self.class_name, params, dtype, requires_grad, kwargs))
+
+    def set_grads(self, handle, grads):
+        self._run(lambda: self._instances.set_grads(handle, grads))
+
+    def call(self, handle, method, *args, **kwargs):
+        return self._run(lambda: self._instances.call(handle, method, args, kwargs))
+
+    def params(self, handle):
+        return self._instances.params(handle)
+
+    def grads(self, handle):
+        return self._instances.grads(handle)
+
+    def get_attr(self, handle, name):
+        return self._run(lambda: self._instances.get_attr(handle, name))
+
+    def set_attr(self, handle, name, value):
+        self._run(lambda: self._instances.set_attr(handle, name, value))
+
+
+class RemoteSubject(Subject):
+    """Sends the requests to a worker process (see :mod:`course_lib.grading.judge`).
+
+    Args:
+        worker_connection: an object with ``request(message: dict) -> dict``
+            returning the worker's validated answer (``{"ok": True, ...}`` or
+            ``{"ok": False, "error": {...}}``) and raising
+            :class:`~course_lib.grading.protocol.WorkerStopped` when the
+            worker dies or stalls.
+        class_name: the name of the student's class in the worker.
+    """
+
+    def __init__(self, worker_connection: Any, class_name: str, trace: Trace | None = None) -> None:
+        self.connection = worker_connection
+        self.class_name = class_name
+        self.trace = trace or Trace("check")
+
+    def _ask(self, op: str, **fields: Any) -> Any:
+        message = {"op": op}
+        message.update(fields)
+        answer = self.connection.request(message)
+        if answer.get("ok") is True:
+            try:
+                return protocol.decode(answer.get("value", {"t": "none"}))
+            except protocol.ProtocolError as error:
+                raise protocol.WorkerStopped(f"unreadable answer: {error}") from None
+        error = answer.get("error")
+        if type(error) is not dict:
+            raise protocol.WorkerStopped("unreadable error report")
+        text = lambda key, limit: str(error.get(key, ""))[:limit]  # noqa: E731
+        kind = text("kind", 40)
+        if kind == "student":
+            if text("type", 100) == "NotImplementedError":
+                raise NotImplementedError(text("message", 2000) or f"your {text('what', 300)} is not implemented yet")
+            self.student_failed(text("what", 300), text("type", 100), text("message", 2000), text("where", 500))
+        if kind == "missing":
+            self.trace.fail(text("message", 1000),
+                            hint=f"define the class {self.class_name} in a solution cell, and make "
+                                 "sure every solution cell runs without errors")
+        raise protocol.WorkerStopped(f"the worker could not do {op}: {text('message', 500)}")
+
+    def new(self, params=None, *, dtype="float64", requires_grad=True, **kwargs):
+        return self._ask("new", **{"class": self.class_name, "dtype": dtype,
+                                   "requires_grad": bool(requires_grad),
+                                   "params": protocol.encode(params if params is None else list(params)),
+                                   "kwargs": protocol.encode(list(kwargs.items()))})
+
+    def set_grads(self, handle, grads):
+        self._ask("set_grads", handle=handle, grads=protocol.encode(list(grads)))
+
+    def call(self, handle, method, *args, **kwargs):
+        return self._ask("call", handle=handle, method=method, args=protocol.encode(list(args)),
+                         kwargs=protocol.encode(list(kwargs.items())))
+
+    def params(self, handle):
+        return self._ask("params", handle=handle)
+
+    def grads(self, handle):
+        return self._ask("grads", handle=handle)
+
+    def get_attr(self, handle, name):
+        return self._ask("get_attr", handle=handle, name=name)
+
+    def set_attr(self, handle, name, value):
+        self._ask("set_attr", handle=handle, name=name, value=protocol.encode(value))

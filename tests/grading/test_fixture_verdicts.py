@@ -1,0 +1,92 @@
+"""Every correct fixture passes every check of its class, locally and in the judge;
+every wrong fixture fails at least one, both ways, and the two ways agree check by check."""
+
+from __future__ import annotations
+
+import pytest
+from grading.grading_helpers import (ALL_FIXTURES, CLASS_OF, FIXTURES, checks_for, fixture_id, judged_assignment,
+                             local_verdicts)
+
+
+def test_fixture_layout() -> None:
+    for assignment in CLASS_OF:
+        files = sorted((FIXTURES / assignment).glob("*.py"))
+        correct = [f for f in files if f.stem.startswith("correct_")]
+        wrong = [f for f in files if f.stem.startswith("wrong_")]
+        assert len(correct) >= 2 and len(wrong) >= 5, assignment
+        assert len(correct) + len(wrong) == len(files), "fixtures are named correct_* or wrong_*"
+        for path in files:
+            text = path.read_text()
+            assert text.startswith("# "), f"{path.name} must start with a comment saying what it does"
+            assert f"\nclass {CLASS_OF[assignment]}:" in text
+
+
+@pytest.mark.parametrize("path", ALL_FIXTURES, ids=fixture_id)
+def test_local_verdicts(path) -> None:
+    verdicts = local_verdicts(path)
+    assert set(verdicts) == set(checks_for(CLASS_OF[path.parent.name]))
+    failed = {check_id: v.message for check_id, v in verdicts.items() if not v.passed}
+    if path.stem.startswith("correct_"):
+        assert not failed, failed
+        for verdict in verdicts.values():
+            lines = verdict.message.splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"✓ {verdict.check_id}: "), verdict.message
+    else:
+        assert failed, f"{fixture_id(path)} passed every check"
+
+
+@pytest.mark.parametrize("path", ALL_FIXTURES, ids=fixture_id)
+def test_judge_verdicts_agree_with_local(path) -> None:
+    remote = {check_id: v for (stem, check_id), v in judged_assignment(path.parent.name).items()
+              if stem == path.stem}
+    local = local_verdicts(path)
+    assert set(remote) == set(local)
+    if path.stem.startswith("correct_"):
+        assert all(v.passed for v in remote.values()), {k: v.message for k, v in remote.items() if not v.passed}
+    else:
+        assert not all(v.passed for v in remote.values())
+    disagreements = {k: (local[k].message, remote[k].message) for k in local if local[k].passed != remote[k].passed}
+    assert not disagreements
+
+
+HINTS = [
+    ("01_gradient_descent/wrong_dampening", "gradient_descent.momentum", "no (1 − momentum) factor"),
+    ("01_gradient_descent/wrong_nesterov_is_heavy_ball", "gradient_descent.nesterov", "g + momentum·v"),
+    ("01_gradient_descent/wrong_rebind", "gradient_descent.vanilla", "your values did not change at all"),
+    ("01_gradient_descent/wrong_crash_no_grad", "gradient_descent.multiple_params",
+     "your step() raised TypeError"),
+    ("02_adam/wrong_eps_inside_sqrt", "adam.large_eps",
+     "eps goes outside the square root: m_hat / (sqrt(v_hat) + eps)"),
+    ("02_adam/wrong_t_per_parameter", "adam.shared_timestep", "increment it once per step()"),
+    ("02_adam/wrong_no_bias_correction", "adam.first_step", "m̂ = m/(1 − β₁ᵗ)"),
+    ("03_lr_schedules/wrong_no_clamp", "schedules.past_total_steps", "clamp the progress at 1"),
+    ("03_lr_schedules/wrong_true_division", "schedules.step_decay", "integer division"),
+    ("03_lr_schedules/wrong_warmup_plus_one", "schedules.warmup_cosine", "base_lr·t/warmup_steps"),
+    ("04_projected_gd/wrong_none_as_zero", "projections.project_box", "None means no limit"),
+    ("04_projected_gd/wrong_threshold_times_lr", "projections.step_l1", "not lr·threshold"),
+    ("04_projected_gd/wrong_relu", "projections.soft_threshold", "negative entries too"),
+    ("05_gradient_clipping/wrong_penalty_sign", "clipping.step_with_constraint", "kl_penalty·(p − p_ref)"),
+    ("05_gradient_clipping/wrong_norm_squared", "clipping.grad_norm", "not the squared norm"),
+    ("05_gradient_clipping/wrong_always_rescale", "clipping.clip_by_norm", "stay as they are"),
+]
+
+
+@pytest.mark.parametrize(("fixture", "check_id", "hint"), HINTS, ids=[h[0] for h in HINTS])
+def test_failure_messages_carry_a_relevant_hint(fixture, check_id, hint) -> None:
+    path = FIXTURES / f"{fixture}.py"
+    local = local_verdicts(path)[check_id]
+    remote = judged_assignment(path.parent.name)[(path.stem, check_id)]
+    for verdict in (local, remote):
+        assert not verdict.passed
+        assert verdict.message.startswith(f"{check_id} failed: ")
+        assert hint in verdict.message, verdict.message
+        assert "setting: " in verdict.message
+
+
+def test_value_mismatch_message_names_step_parameter_and_values() -> None:
+    message = local_verdicts(FIXTURES / "02_adam/wrong_no_bias_correction.py")["adam.matches_torch"].message
+    assert "parameter 0 (shape (4,))" in message
+    assert "at step 1 of 30" in message
+    assert "expected (torch.optim.Adam): [" in message and "got: [" in message
+    assert "betas=(0.9, 0.999)" in message and "dtype=float64" in message
+    assert "Hint: " in message
