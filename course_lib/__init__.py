@@ -19,7 +19,7 @@ _HOMES = {
     "AdamWOptimizer": "course_lib.adam",
     "ClippingOptimizer": "course_lib.clipping",
     "GradientDescentOptimizer": "course_lib.gradient_descent",
-    "LRScheduler": "course_lib.schedules",
+    "LRScheduler": "course_lib.lr_scheduler",
     "ProjectedGD": "course_lib.projections",
 }
 

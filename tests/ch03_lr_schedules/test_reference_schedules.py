@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.optim import lr_scheduler
 
+from course_lib.lr_scheduler import LRScheduler
 from course_lib.schedules import (
-    LRScheduler,
     constant_schedule,
     cosine_decay_schedule,
     cosine_with_restarts_schedule,

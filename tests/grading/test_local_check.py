@@ -132,7 +132,7 @@ def test_policy_scan_falls_back_to_ipython_history(monkeypatch) -> None:
 REFERENCE_MODULES = {
     "GradientDescentOptimizer": "course_lib.gradient_descent",
     "AdamOptimizer": "course_lib.adam",
-    "LRScheduler": "course_lib.schedules",
+    "LRScheduler": "course_lib.lr_scheduler",
     "ProjectedGD": "course_lib.projections",
     "ClippingOptimizer": "course_lib.clipping",
 }
