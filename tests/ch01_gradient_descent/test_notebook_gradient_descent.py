@@ -70,7 +70,7 @@ def test_markup_points_and_hidden_checks():
     hidden = [HIDDEN.search(c.source) for c, _ in graded if "BEGIN HIDDEN TESTS" in c.source]
     assert all(hidden), "a hidden cell must hold exactly one check(\"<id>\", <Class>) call"
     assert [(m["id"], m["cls"]) for m in hidden] == [(cid, CLASS) for cid in CHECK_IDS]
-    assert sum(meta["points"] for _, meta in graded) == 10
+    assert sum(meta["points"] for _, meta in graded) == 10  # visible tests carry 0 points
     assert all(c.source.lstrip().startswith("#") for c, _ in graded if "BEGIN HIDDEN TESTS" in c.source)
     assert all(not c.get("outputs") for c, _ in cells if c.cell_type == "code"), "commit sources without outputs"
 
