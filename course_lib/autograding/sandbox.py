@@ -1,0 +1,457 @@
+"""Run student code isolated: a bubblewrap sandbox with resource limits.
+
+The autograding pipeline runs every piece of student code (the notebook's
+kernel and the judge's worker process) under :func:`command_prefix`. Inside
+the sandbox a process sees
+
+- the Python installation and the virtualenv, read-only;
+- ``course_lib/`` of the repository, read-only, and nothing else of the
+  repository (no ``solutions/``, ``graders/``, ``tests/`` or ``.git``);
+- its working directory, read-write, and a private ``/tmp`` (tmpfs);
+- a minimal ``/dev`` and its own ``/proc``;
+- no network (unless :attr:`SandboxConfig.network`), its own PID, IPC, UTS
+  and cgroup namespaces, a new terminal session, and a cleared environment.
+
+It runs as an unprivileged user with no capabilities and under the resource
+limits of :class:`SandboxConfig` (address space, CPU seconds, number of
+processes, file size).
+
+Two ways to become unprivileged, chosen by who runs the grader:
+
+- **as root** (a grading server, CI): bwrap keeps the host's user IDs and
+  ``setpriv`` drops, inside the sandbox, to a fresh user and group ID
+  allocated for this sandbox alone. A fresh ID matters because the kernel
+  counts ``RLIMIT_NPROC`` per user, across the machine: with a shared ID
+  (say ``nobody``) a fork bomb in one sandbox would starve the sandboxes
+  grading other students at the same time. A user namespace is *not* used
+  in this mode, since its ID 0 maps back to the host's root, for which the
+  kernel ignores ``RLIMIT_NPROC``.
+- **as an ordinary user** (an instructor's laptop): bwrap creates a user
+  namespace in which the process runs as ``65534``; the kernel counts its
+  processes in that namespace only.
+
+The kernel manager :class:`SandboxedKernelManager` starts an ipykernel this
+way; with the network namespace unshared it talks to the kernel over ZMQ's
+``ipc`` transport (socket files in a private directory bound into the
+sandbox).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Bool, Int, Unicode
+
+__all__ = [
+    "SandboxConfig",
+    "SandboxedKernelManager",
+    "command_prefix",
+    "probe",
+    "sandbox_mode",
+]
+
+#: The user ID inside a user namespace (mode ``"userns"``): the usual ``nobody``.
+USERNS_UID = 65534
+#: Fresh IDs for root mode are drawn from ``[ID_BASE, ID_BASE + ID_SPAN)``,
+#: far above the IDs of real accounts and of the usual subordinate ID ranges.
+ID_BASE = 1_700_000_000
+ID_SPAN = 1 << 24
+#: The environment a sandboxed process gets (besides ``PATH``).
+BASE_ENV = {
+    "HOME": "/tmp",
+    "LANG": "C.UTF-8",
+    "MPLBACKEND": "agg",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "OMP_NUM_THREADS": "1",
+}
+#: Host files outside ``/usr`` that programs read at start-up (dynamic loader,
+#: time zone, fonts). Bound read-only when they exist.
+ETC_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/fonts",
+)
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Resource limits and network policy of one sandbox.
+
+    Limits are per process (``setrlimit``), so the memory a submission can
+    hold in total is at most ``memory_mb * max_processes``; see
+    ``docs/threat_model.md``.
+
+    Args:
+        memory_mb: address-space limit ``RLIMIT_AS`` in MiB. An allocation
+            beyond it raises ``MemoryError`` in Python.
+        cpu_seconds: CPU time limit ``RLIMIT_CPU`` in seconds; the process
+            is killed (``SIGXCPU``, then ``SIGKILL``) when it is used up.
+        max_processes: ``RLIMIT_NPROC``, processes and threads of the
+            sandbox user.
+        network: keep the host's network (``False``: a private, empty
+            network namespace).
+        file_size_mb: ``RLIMIT_FSIZE``, the largest file a process may write,
+            in MiB. Also the size of the private ``/tmp``.
+    """
+
+    memory_mb: int = 2048
+    cpu_seconds: int = 300
+    max_processes: int = 128
+    network: bool = False
+    file_size_mb: int = 512
+
+    def __post_init__(self) -> None:
+        for name in ("memory_mb", "cpu_seconds", "max_processes", "file_size_mb"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.network, bool):
+            raise ValueError(f"network must be True or False, got {self.network!r}")
+
+
+def sandbox_mode() -> str:
+    """How this process would become unprivileged in the sandbox.
+
+    Returns:
+        ``"root"`` when running as root (drop to a fresh ID with ``setpriv``),
+        ``"userns"`` otherwise (a user namespace created by bwrap).
+    """
+    return "root" if os.geteuid() == 0 else "userns"
+
+
+def _real(path: str | Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+# The reference solutions of the graded classes: nothing that runs in the sandbox
+# (notebooks, the judge's worker) needs them, so /dev/null is mounted over each one
+# (on the sandbox's nodev mounts that makes them unreadable).
+REFERENCE_MODULES = ("gradient_descent.py", "adam.py", "lr_scheduler.py", "projections.py", "clipping.py")
+
+
+def _hidden_reference_binds() -> list[str]:
+    """bwrap arguments that blank the reference modules and course_lib's compiled files."""
+    package = _course_lib_dir()
+    args: list[str] = []
+    for name in REFERENCE_MODULES:
+        if (package / name).exists():
+            args += ["--ro-bind", "/dev/null", str(package / name)]
+    if (package / "__pycache__").is_dir():
+        args += ["--tmpfs", str(package / "__pycache__")]
+    return args
+
+
+def _course_lib_dir() -> Path:
+    """The directory of the installed ``course_lib`` package (editable or not)."""
+    import course_lib
+
+    return Path(course_lib.__file__).resolve().parent
+
+
+def _read_only_paths() -> list[Path]:
+    """Python installation, virtualenv, site-packages and ``course_lib/``.
+
+    Paths are returned both as Python names them and resolved, so that
+    symlinked prefixes (a virtualenv's ``bin/python`` points into the base
+    installation) work inside the sandbox; paths below another listed path
+    are dropped.
+    """
+    names = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
+    names += [sysconfig.get_paths()[key] for key in ("purelib", "platlib", "stdlib")]
+    names.append(str(_course_lib_dir()))
+    paths: list[Path] = []
+    for name in names:
+        for path in (Path(os.path.abspath(name)), _real(name)):
+            if path not in paths and path.exists():
+                paths.append(path)
+    paths.sort(key=lambda p: len(p.parts))
+    kept: list[Path] = []
+    for path in paths:
+        if not any(path.is_relative_to(parent) for parent in kept):
+            kept.append(path)
+    return kept
+
+
+def _system_binds() -> list[str]:
+    """``/usr`` read-only, the top-level ``/bin``, ``/lib``... links or binds, ``/etc`` files."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    args += ["--perms", "0755", "--dir", "/etc"]
+    for name in ETC_FILES:
+        if os.path.exists(name):
+            args += ["--ro-bind", name, name]
+    return args
+
+
+def _parents_to_create(paths: Sequence[Path]) -> list[Path]:
+    """Ancestors of the bind targets that the sandbox must create, traversable (0755).
+
+    bwrap would create them 0700 as root, which the unprivileged user cannot
+    traverse. Ancestors inside the system binds already exist.
+    """
+    present = [Path("/"), Path("/tmp")] + [Path(p) for p in ("/usr", "/etc", "/dev", "/proc")]
+    parents: set[Path] = set()
+    for path in paths:
+        for parent in path.parents:
+            if parent in present or any(parent.is_relative_to(p) for p in present[2:]):
+                continue
+            parents.add(parent)
+    return sorted(parents, key=lambda p: len(p.parts))
+
+
+def _fresh_id() -> int:
+    return ID_BASE + secrets.randbelow(ID_SPAN)
+
+
+def _share_with(path: Path, gid: int) -> None:
+    """Let group ``gid`` create files in ``path`` but not remove others' files (sticky bit)."""
+    os.chown(path, -1, gid)
+    os.chmod(path, (path.stat().st_mode & 0o7777) | 0o1070)
+
+
+def command_prefix(
+    workdir: Path,
+    config: SandboxConfig = SandboxConfig(),
+    *,
+    extra_rw: Sequence[Path] = (),
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The argv prefix that runs a command isolated, with ``workdir`` as its directory.
+
+    ``command_prefix(workdir) + ["python", "-c", "print(1)"]`` runs ``print(1)``
+    in the sandbox described in the module docstring, as an unprivileged user
+    with the limits of ``config``. The prefix ends with ``--``: append the
+    command and its arguments.
+
+    In root mode this call allocates the sandbox's user and group ID and gives
+    that group write access to ``workdir`` (and ``extra_rw``), with the sticky
+    bit set so that existing files cannot be removed. Call it once per
+    process to start.
+
+    Args:
+        workdir: directory bound read-write and used as working directory.
+        config: resource limits and network policy.
+        extra_rw: further directories bound read-write at the same path
+            (the kernel's connection directory).
+        env: further environment variables for the command (the sandbox
+            starts from an empty environment plus ``PATH`` and ``BASE_ENV``).
+
+    Returns:
+        The argument list: ``bwrap ... -- prlimit ... -- [setpriv ... --]``.
+
+    Raises:
+        ValueError: if ``workdir`` or an ``extra_rw`` path is not a directory.
+    """
+    workdir = Path(workdir).resolve()
+    rw = [workdir] + [Path(p).resolve() for p in extra_rw]
+    for path in rw:
+        if not path.is_dir():
+            raise ValueError(f"sandbox directory must be an existing directory, got {str(path)!r}")
+    mode = sandbox_mode()
+    bwrap = shutil.which("bwrap") or "bwrap"
+    args = [bwrap]
+    if mode == "root":
+        args += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+        if not config.network:
+            args.append("--unshare-net")
+        # Keep only what setpriv needs to switch user; it drops those too.
+        args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        args += ["--unshare-all", "--unshare-user"]
+        args += ["--uid", str(USERNS_UID), "--gid", str(USERNS_UID)]
+        args += ["--disable-userns"]
+        if config.network:
+            args.append("--share-net")
+    args += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    args += _system_binds()
+    args += ["--dev", "/dev", "--proc", "/proc"]
+    tmpfs_size = str(config.file_size_mb * 1024 * 1024)
+    args += ["--perms", "1777", "--size", tmpfs_size, "--tmpfs", "/tmp"]
+    args += ["--perms", "1777", "--size", tmpfs_size, "--tmpfs", "/dev/shm"]
+    read_only = _read_only_paths()
+    for parent in _parents_to_create(read_only + rw):
+        args += ["--perms", "0755", "--dir", str(parent)]
+    for path in read_only:
+        args += ["--ro-bind", str(_real(path)), str(path)]
+    args += _hidden_reference_binds()
+    for path in rw:
+        args += ["--bind", str(path), str(path)]
+    args += ["--chdir", str(workdir), "--clearenv"]
+    venv_bin = Path(sys.prefix) / "bin"
+    full_env = {"PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin", **BASE_ENV, **(env or {})}
+    for key, value in full_env.items():
+        args += ["--setenv", key, value]
+    mib = 1024 * 1024
+    args += [
+        "--",
+        shutil.which("prlimit") or "/usr/bin/prlimit",
+        f"--as={config.memory_mb * mib}",
+        f"--cpu={config.cpu_seconds}:{config.cpu_seconds + 1}",
+        f"--nproc={config.max_processes}",
+        f"--fsize={config.file_size_mb * mib}",
+        "--core=0",
+        "--",
+    ]
+    if mode == "root":
+        sandbox_id = _fresh_id()
+        for path in rw:
+            _share_with(path, sandbox_id)
+        args += [
+            shutil.which("setpriv") or "/usr/bin/setpriv",
+            f"--reuid={sandbox_id}",
+            f"--regid={sandbox_id}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--",
+        ]
+    return args
+
+
+_PROBE_SCRIPT = """
+import os, socket, sys
+assert os.getuid() != 0, "runs as root"
+open("probe.txt", "w").write("ok")
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=1)
+    net = True
+except OSError:
+    net = False
+print("uid", os.getuid(), "network", net)
+"""
+
+
+def probe(config: SandboxConfig = SandboxConfig()) -> tuple[bool, str]:
+    """Whether the sandbox works on this machine: runs a tiny Python program in it.
+
+    Args:
+        config: the limits to try (the defaults are what the pipeline uses).
+
+    Returns:
+        ``(True, description)`` when a sandboxed Python started as a non-root
+        user and wrote to its working directory; ``(False, reason)`` otherwise,
+        the reason saying what is missing and how to install it.
+    """
+    missing = [tool for tool in ("bwrap", "prlimit") if shutil.which(tool) is None]
+    if sandbox_mode() == "root" and shutil.which("setpriv") is None:
+        missing.append("setpriv")
+    if missing:
+        packages = {"bwrap": "bubblewrap", "prlimit": "util-linux", "setpriv": "util-linux"}
+        needed = sorted({packages[tool] for tool in missing})
+        return False, (
+            f"{', '.join(missing)} not found on PATH; install the Debian/Ubuntu "
+            f"package(s) {' '.join(needed)} (apt-get install {' '.join(needed)})"
+        )
+    with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as tmp:
+        workdir = Path(tmp)
+        argv = command_prefix(workdir, config) + [sys.executable, "-c", _PROBE_SCRIPT]
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return False, f"could not run bubblewrap: {error}"
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+            hint = ""
+            if sandbox_mode() == "userns":
+                hint = (
+                    " (as a non-root user bubblewrap needs unprivileged user namespaces:"
+                    " sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04"
+                    " kernel.apparmor_restrict_unprivileged_userns=0)"
+                )
+            failure = " | ".join(detail)
+            return False, f"sandboxed Python failed (exit {result.returncode}): {failure}{hint}"
+        if (workdir / "probe.txt").read_text() != "ok":
+            return False, "sandboxed Python could not write to its working directory"
+        if not config.network and "network True" in result.stdout:
+            return False, "the sandbox reached the network although network=False"
+    return True, f"bubblewrap sandbox works ({sandbox_mode()} mode: {result.stdout.strip()})"
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """An (async) jupyter_client kernel manager whose kernel runs in the sandbox.
+
+    Use it wherever a kernel manager class is configurable, e.g.
+    ``ExecutePreprocessor.kernel_manager_class`` (nbgrader) or
+    ``NotebookClient(nb, kernel_manager_class=SandboxedKernelManager)``.
+    The kernel's working directory (nbclient's ``resources["metadata"]["path"]``)
+    is the sandbox's read-write directory. Connection file and ZMQ ``ipc``
+    sockets live in a private directory bound into the sandbox, removed when
+    the kernel is cleaned up. Interrupts are sent as messages, since signals
+    to the process group do not reach into the sandbox's new session.
+    """
+
+    transport = Unicode("ipc", config=True, help="ZMQ transport; 'ipc' works without network")
+    memory_mb = Int(SandboxConfig.memory_mb, config=True, help="RLIMIT_AS of the kernel, MiB")
+    cpu_seconds = Int(SandboxConfig.cpu_seconds, config=True, help="RLIMIT_CPU, seconds")
+    max_processes = Int(SandboxConfig.max_processes, config=True, help="RLIMIT_NPROC")
+    network = Bool(False, config=True, help="keep the host network in the sandbox")
+    file_size_mb = Int(SandboxConfig.file_size_mb, config=True, help="RLIMIT_FSIZE, MiB")
+
+    _sandbox_dir: Path | None = None
+
+    @property
+    def sandbox_config(self) -> SandboxConfig:
+        """The limits of this manager's kernel, from its traits."""
+        return SandboxConfig(
+            memory_mb=self.memory_mb,
+            cpu_seconds=self.cpu_seconds,
+            max_processes=self.max_processes,
+            network=self.network,
+            file_size_mb=self.file_size_mb,
+        )
+
+    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        if self.transport != "ipc" and not self.network:
+            raise ValueError(
+                f"transport must be 'ipc' when the sandbox has no network, got {self.transport!r}"
+            )
+        if self._sandbox_dir is None:
+            self._sandbox_dir = Path(tempfile.mkdtemp(prefix="sandbox-kernel-"))
+            self.connection_file = str(self._sandbox_dir / f"kernel-{uuid.uuid4()}.json")
+            if self.transport == "ipc":
+                self.ip = str(self._sandbox_dir / "kernel")
+        kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
+        self.kernel_spec.interrupt_mode = "message"
+        workdir = Path(kw.get("cwd") or os.getcwd())
+        # JPY_PARENT_PID=1: the kernel's parent in its PID namespace is bwrap's
+        # init; ipykernel then neither polls it nor prints its console banner.
+        prefix = command_prefix(
+            workdir,
+            self.sandbox_config,
+            extra_rw=[self._sandbox_dir],
+            env={"JPY_PARENT_PID": "1"},
+        )
+        if sandbox_mode() == "root":
+            # The connection file was written 0600 by this process: let the
+            # sandbox group read it (it holds only this kernel's own key).
+            gid = self._sandbox_dir.stat().st_gid
+            os.chown(self.connection_file, -1, gid)
+            os.chmod(self.connection_file, 0o640)
+        return prefix + kernel_cmd, kw
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart and self._sandbox_dir is not None:
+            shutil.rmtree(self._sandbox_dir, ignore_errors=True)
+            self._sandbox_dir = None
+
+    pre_start_kernel = _async_pre_start_kernel  # type: ignore[assignment]
+    cleanup_resources = _async_cleanup_resources  # type: ignore[assignment]

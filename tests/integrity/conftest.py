@@ -1,0 +1,59 @@
+"""Fixtures of the grading-integrity suite: the sandbox, and running code in it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from course_lib.autograding.sandbox import probe
+
+
+@pytest.fixture(scope="session")
+def sandbox_available() -> str:
+    """Skip (saying why) when bubblewrap cannot run here; the probe's description otherwise."""
+    ok, reason = probe()
+    if not ok:
+        pytest.skip(f"grading sandbox unavailable: {reason}")
+    return reason
+
+
+@pytest.fixture
+def students(tmp_path: Path) -> dict[str, Path]:
+    """Two students' working folders, each holding a private file."""
+    folders = {}
+    for name in ("alice", "bob"):
+        folder = tmp_path / "autograded" / name / "02_adam"
+        folder.mkdir(parents=True)
+        (folder / "adam.ipynb").write_text(f"{name}'s notebook")
+        folders[name] = folder
+    return folders
+
+
+@pytest.fixture(scope="session")
+def host_server() -> Iterator[int]:
+    """A TCP server on the host's 127.0.0.1 that answers b'hello'; yields its port."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.sendall(b"hello")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=2)
+    server.close()
