@@ -30,7 +30,8 @@ $(STAMP): $(REQS)
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(JUPYTER_ENV) $(BIN)/jupyter lab --notebook-dir=$(CURDIR) notebooks/01_gradient_descent
+	@$(BIN)/python -m course_lib.setup_jupyter
+	$(JUPYTER_ENV) $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) notebooks/01_gradient_descent/gradient_descent.ipynb
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests solutions --nbval-lax --nbval-current-env -m "not slow"
