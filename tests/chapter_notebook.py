@@ -1,0 +1,117 @@
+"""Shared tests of a chapter's source notebook: grading markup, the solution against every
+check, and visible tests that catch plausible mistakes.
+
+Fast (about a second): the solution cell and the test cells are executed in-process in a
+namespace holding only what the setup cell provides, as the isolated grader does.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import ClassVar, List, Optional, Tuple
+
+import nbformat
+import numpy as np
+import torch
+
+from course_lib.grading.checks import REGISTRY
+from course_lib.grading.subjects import LocalSubject
+
+ROOT = Path(__file__).resolve().parents[1]
+HIDDEN = re.compile(
+    r'### BEGIN HIDDEN TESTS\n'
+    r'check\("(?P<id>[a-z_]+\.[a-z_0-9]+)", (?P<cls>\w+)\)\n'
+    r'### END HIDDEN TESTS\s*$')
+
+
+def cells(source: Path) -> list:
+    """(cell, nbgrader metadata) pairs, read afresh so each test sees the notebook on disk."""
+    nb = nbformat.read(source, as_version=4)
+    return [(c, c.metadata.get("nbgrader", {})) for c in nb.cells]
+
+
+def solution_source(source: Path) -> str:
+    (solution,) = [c.source for c, meta in cells(source) if meta.get("solution")]
+    return solution
+
+
+def visible_tests(source: Path) -> list[tuple[str, str]]:
+    return [(meta["grade_id"], c.source) for c, meta in cells(source)
+            if meta.get("grade") and "BEGIN HIDDEN TESTS" not in c.source]
+
+
+def solved_namespace(solution: str, cls: str) -> dict:
+    """Only what the setup cell provides, so a missing import fails here as in grading."""
+    namespace = {"torch": torch, "math": math, "np": np,
+                 "List": List, "Optional": Optional, "Tuple": Tuple}
+    exec(compile(solution, f"<{cls} solution>", "exec"), namespace)
+    return namespace
+
+
+class ChapterNotebookTests:
+    """Base of each chapter's `Test...Notebook` class; no Test prefix, so pytest skips it.
+
+    A chapter without mutants sets `test_visible_tests_catch_mistake = None`, which pytest skips
+    silently; an empty MUTANTS would instead show up as a skipped empty parametrization.
+    """
+
+    SOURCE: ClassVar[Path]
+    CLASS: ClassVar[str]
+    CHECK_IDS: ClassVar[list[str]]
+    # Plausible wrong solutions, as (name, text in the solution, replacement):
+    # the visible tests must fail on each.
+    MUTANTS: ClassVar[list[tuple[str, str, str]]] = []
+    # Text the visible tests must print when they pass on the solution; None checks nothing.
+    VISIBLE_OUTPUT: ClassVar[Optional[str]] = None
+
+    def pytest_generate_tests(self, metafunc):
+        cls = metafunc.cls
+        if "check_id" in metafunc.fixturenames:
+            metafunc.parametrize("check_id", cls.CHECK_IDS)
+        if "mutant" in metafunc.fixturenames:
+            metafunc.parametrize("mutant", cls.MUTANTS, ids=[m[0] for m in cls.MUTANTS])
+
+    def test_markup_points_and_hidden_checks(self):
+        all_cells = cells(self.SOURCE)
+        assert all(meta.get("grade_id") for _, meta in all_cells), (
+            "every cell needs nbgrader metadata")
+        assert all(meta.get("locked") for _, meta in all_cells if not meta.get("solution")), (
+            "prose and demos are read-only")
+        solutions = [c for c, meta in all_cells if meta.get("solution")]
+        assert len(solutions) == 1 and solutions[0].source.startswith(f"class {self.CLASS}")
+        graded = [(c, meta) for c, meta in all_cells if meta.get("grade")]
+        hidden = [HIDDEN.search(c.source) for c, _ in graded if "BEGIN HIDDEN TESTS" in c.source]
+        assert all(hidden), "a hidden cell must hold exactly one check(\"<id>\", <Class>) call"
+        expected = [(cid, self.CLASS) for cid in self.CHECK_IDS]
+        assert [(m["id"], m["cls"]) for m in hidden] == expected
+        assert sum(meta["points"] for _, meta in graded) == 10  # visible tests carry 0 points
+        assert all(c.source.lstrip().startswith("#")
+                   for c, _ in graded if "BEGIN HIDDEN TESTS" in c.source), (
+            "each hidden cell starts with a sentence saying what it checks")
+        assert all(not c.get("outputs") for c, _ in all_cells if c.cell_type == "code"), (
+            "commit sources without outputs")
+
+    def test_solution_passes_check(self, check_id):
+        namespace = solved_namespace(solution_source(self.SOURCE), self.CLASS)
+        REGISTRY[check_id].func(LocalSubject(namespace[self.CLASS]))
+
+    def test_visible_tests_pass_on_solution(self, capsys):
+        namespace = solved_namespace(solution_source(self.SOURCE), self.CLASS)
+        for grade_id, source in visible_tests(self.SOURCE):
+            exec(compile(source, f"<{grade_id}>", "exec"), dict(namespace))
+        if self.VISIBLE_OUTPUT is not None:
+            assert self.VISIBLE_OUTPUT in capsys.readouterr().out
+
+    def test_visible_tests_catch_mistake(self, mutant):
+        name, old, new = mutant
+        solution = solution_source(self.SOURCE)
+        assert old in solution, f"mutant {name!r} no longer applies to the solution"
+        namespace = solved_namespace(solution.replace(old, new), self.CLASS)
+        failures = 0
+        for grade_id, source in visible_tests(self.SOURCE):
+            try:
+                exec(compile(source, f"<{grade_id}>", "exec"), dict(namespace))
+            except AssertionError:
+                failures += 1
+        assert failures, f"no visible test fails when the solution has the mistake {name!r}"
