@@ -5,7 +5,9 @@ Layout, relative to this folder:
   ../notebooks/<assignment>/<notebook>.ipynb   student versions (generate_assignment)
   submitted/<student>/<assignment>/            submissions to grade
   autograded/, feedback/                       nbgrader's outputs
-  gradebook.db                                 the gradebook (SQLite)
+  gradebook.db                                 the gradebook (SQLite; COURSE_DB_URL overrides)
+
+`make autograde` (python -m course_lib.autograding) reads this file; see docs/instructors.md.
 """
 import os
 from pathlib import Path
@@ -29,3 +31,15 @@ c.CourseDirectory.db_url = os.environ.get("COURSE_DB_URL", f"sqlite:///{HERE / '
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearOutputPreprocessor.enabled = True
 c.GenerateAssignment.create_assignment = True
+
+# Feedback never shows hidden tests, also when `nbgrader generate_feedback` is run by hand:
+# each hidden region becomes "# hidden test: <check id>" (course_lib/autograding/preprocessors.py).
+# `make autograde` (python -m course_lib.autograding) sets this itself, with its other steps.
+try:
+    from course_lib.autograding.preprocessors import HideHiddenTests
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+except ImportError:  # course_lib not installed in this Python: nbgrader's default feedback
+    pass
+else:
+    c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]

@@ -1,0 +1,89 @@
+"""Command line of the batch: ``python -m course_lib.autograding [options]`` (``make autograde``).
+
+Exit status: 0 when the batch ran, failed submissions included (they are listed at the
+end and marked in grades.csv); 2 for a configuration error (no sources, no sandbox without
+``--no-sandbox``, a gradebook that cannot be opened, a bad option).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import isolation
+from .course import Course
+from .pipeline import ConfigurationError, grade_course
+from .report import failure_summary, grade_table
+from .worker import Settings
+
+GRADERS = Path(__file__).resolve().parents[2] / "graders"
+
+NO_SANDBOX_BANNER = """
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! GRADING WITHOUT THE SANDBOX: student code runs with YOUR user's rights     !!
+!! (files, network, processes). Only do this for trusted submissions.         !!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
+
+
+def _positive(kind: type, name: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{name} must be > 0, got {text}")
+        return value
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.autograding", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course", type=Path, default=GRADERS,
+                        help="nbgrader course directory (default: graders/)")
+    parser.add_argument("--jobs", type=_positive(int, "--jobs"), default=os.cpu_count() or 1,
+                        help="submissions graded in parallel (default: the number of CPUs)")
+    parser.add_argument("--timeout", type=_positive(int, "--timeout"), default=30,
+                        help="seconds one cell may run before it is interrupted (default 30)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        default=os.environ.get("AUTOGRADE_NO_SANDBOX", "") not in ("", "0"),
+                        help="grade without the sandbox (also AUTOGRADE_NO_SANDBOX=1); trusted code only")
+    parser.add_argument("--force", action="store_true", help="regrade every submission, changed or not")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return 2 if exit_.code else 0
+    sandbox_ok, why = isolation.sandbox_status()
+    if not sandbox_ok and not args.no_sandbox:
+        print(f"error: the sandbox cannot run here: {why}\n"
+              "Fix that, or pass --no-sandbox (AUTOGRADE_NO_SANDBOX=1) to grade trusted submissions "
+              "without it.", file=sys.stderr)
+        return 2
+    sandbox = sandbox_ok and not args.no_sandbox
+    if not sandbox:
+        print(NO_SANDBOX_BANNER + (f"\n(sandbox unavailable: {why})" if not sandbox_ok else ""))
+    if isolation.load_judge() is None:
+        print("warning: course_lib.grading.judge is not installed: verdicts come from the kernel only")
+    try:
+        course = Course.from_directory(args.course)
+        report = grade_course(course, Settings(timeout=args.timeout, sandbox=sandbox),
+                              jobs=args.jobs, force=args.force)
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print()
+    print(grade_table(report.rows))
+    print(f"\n{len(report.regraded)} graded, {len(report.skipped)} unchanged (skipped) in {report.seconds:.1f} s; "
+          f"grades: {course.grades_csv}; feedback: {course.feedback}")
+    summary = failure_summary(report.rows)
+    if summary:
+        print("\n" + summary)
+    if not sandbox:
+        print(NO_SANDBOX_BANNER)
+    return 0

@@ -1,0 +1,103 @@
+"""``make grade-demo``: the whole grading pipeline on example submissions, in five minutes.
+
+Builds a scratch course in ``graders/.scratch/demo`` (git-ignored) from the chapters'
+student versions (``notebooks/``) and sources (``solutions/``), with these students:
+
+- ``ada``: every chapter complete (solution cells filled from the sources): full marks;
+- ``ben``: Adam with epsilon inside the square root (``examples/adam_eps_inside_sqrt.py``):
+  loses the points of the checks that see it;
+- ``cleo``: a correct chapter 1 followed by an endless loop (``examples/endless_try_it_loop.py``):
+  status ``timeout``, the loop's cell interrupted, the tests still graded;
+- ``dan``: chapter 1 notebook that is not valid JSON: ``invalid_notebook``;
+- ``eve``: chapter 2 pasted into a fresh notebook (all nbgrader metadata gone): graded after
+  the metadata is restored;
+- ``fay``: chapter 3 renamed ``Copy of ...ipynb``: graded, with a note;
+- ``gus``: chapter 4 folder without a notebook: ``missing_notebook``.
+
+It then prints the grade table (``graders/.scratch/demo/grades.csv``) and where the feedback is.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+
+from . import isolation, scratch
+from .cli import GRADERS, NO_SANDBOX_BANNER
+from .pipeline import ConfigurationError, grade_course
+from .report import failure_summary, grade_table
+from .worker import Settings
+
+DEMO_ROOT = GRADERS / ".scratch" / "demo"
+
+
+def build(root=DEMO_ROOT):
+    """Create the demo course and its submissions; returns the course."""
+    scratch.reset(root)
+    course = scratch.new_course(root)
+    chapters = [a for a in scratch.chapters() if any((scratch.NOTEBOOKS / a).glob("*.ipynb"))]
+    if not chapters:
+        raise ConfigurationError("no chapter has a student version in notebooks/: run `make student` first")
+    filled = {}
+    for assignment in chapters:
+        name, release = scratch.release_notebook(course, assignment)
+        filled[assignment] = (name, scratch.filled(release, scratch.source_notebook(course, assignment, name)))
+        scratch.submit(course, "ada", assignment, filled[assignment][1], f"{name}.ipynb")
+
+    def chapter(prefix):
+        return next(((a, *filled[a]) for a in chapters if a.startswith(prefix)), None)
+
+    if (c := chapter("02")):
+        assignment, name, nb = c
+        wrong = (scratch.EXAMPLES / "adam_eps_inside_sqrt.py").read_text()
+        scratch.submit(course, "ben", assignment, scratch.with_class(nb, "AdamOptimizer", wrong), f"{name}.ipynb")
+        stripped = copy.deepcopy(nb)
+        for cell in stripped.cells:
+            cell.metadata = {}
+            cell.pop("id", None)
+        scratch.submit(course, "eve", assignment, stripped, f"{name}.ipynb")
+    if (c := chapter("01")):
+        assignment, name, nb = c
+        looping = copy.deepcopy(nb)
+        cell = next(c for c in looping.cells if c.metadata.get("nbgrader", {}).get("solution")
+                    and scratch.defined_classes(c.source))
+        cell.source += "\n\n" + (scratch.EXAMPLES / "endless_try_it_loop.py").read_text()
+        scratch.submit(course, "cleo", assignment, looping, f"{name}.ipynb")
+        scratch.submit(course, "dan", assignment, '{"cells": [ {"cell_type": "code", "source": "oops"', f"{name}.ipynb")
+    if (c := chapter("03")):
+        assignment, name, nb = c
+        scratch.submit(course, "fay", assignment, nb, f"Copy of {name}.ipynb")
+    if (c := chapter("04")):
+        assignment, name, _ = c
+        scratch.submit(course, "gus", assignment, "I forgot to attach the notebook.", "README.txt")
+    return course
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.autograding.demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--timeout", type=int, default=10, help="seconds per cell (default 10, for a short demo)")
+    parser.add_argument("--jobs", type=int, default=None, help="parallel submissions (default: CPUs)")
+    args = parser.parse_args(argv)
+    sandbox, why = isolation.sandbox_status()
+    if not sandbox:  # the demo grades the course's own examples: trusted code
+        print(NO_SANDBOX_BANNER + f"\n(sandbox unavailable: {why}; the demo's examples are trusted code)")
+    try:
+        course = build()
+        print(f"demo course: {course.root}")
+        report = grade_course(course, Settings(timeout=args.timeout, sandbox=sandbox), jobs=args.jobs)
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print()
+    print(grade_table(report.rows))
+    summary = failure_summary(report.rows)
+    if summary:
+        print("\n" + summary)
+    print(f"\n{len(report.results)} submissions in {report.seconds:.0f} s. grades.csv: {course.grades_csv}\n"
+          f"feedback (what students get): {course.feedback}/<student>/<assignment>/*.html")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

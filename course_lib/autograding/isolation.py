@@ -1,0 +1,68 @@
+"""Access to the two isolation layers, the sandbox and the isolated judge, with fallbacks.
+
+Both are written separately (``course_lib/autograding/sandbox.py`` and
+``course_lib/grading/judge.py``); the pipeline imports them lazily, so that it still runs
+(and says what is missing) while either one is absent.
+
+Sandbox API used here: ``probe() -> (ok, why)``, ``SandboxConfig(memory_mb, cpu_seconds,
+max_processes, network)``, ``command_prefix(workdir, config) -> list[str]`` and
+``SandboxedKernelManager`` (an ``AsyncKernelManager`` subclass launching the kernel inside
+the sandbox).
+
+Judge API: ``judge(sources, checks, *, command_prefix, timeout, cwd) -> {check_id: Verdict}``
+and ``find_checks(source) -> [(check_id, class_name)]``.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from types import ModuleType
+
+_CHECK_CALL = re.compile(r"""\bcheck\(\s*(['"])([^'"]+)\1\s*,\s*([A-Za-z_][A-Za-z_0-9]*)""")
+
+
+def load_sandbox() -> ModuleType | None:
+    """The sandbox module, or None when it is not installed yet."""
+    try:
+        return importlib.import_module("course_lib.autograding.sandbox")
+    except ImportError:
+        return None
+
+
+def sandbox_status() -> tuple[bool, str]:
+    """Whether the sandbox can run on this machine, and why not."""
+    module = load_sandbox()
+    if module is None:
+        return False, "course_lib.autograding.sandbox is not available"
+    try:
+        return module.probe()
+    except Exception as error:  # a probe that crashes means: no sandbox
+        return False, f"sandbox probe failed: {error!r}"
+
+
+def command_prefix(workdir: Path) -> list[str]:
+    """Argv prefix that runs a command inside the sandbox with ``workdir`` writable."""
+    module = load_sandbox()
+    return list(module.command_prefix(Path(workdir), module.SandboxConfig()))
+
+
+def kernel_manager_class() -> type:
+    """The kernel manager that starts notebook kernels inside the sandbox."""
+    return load_sandbox().SandboxedKernelManager
+
+
+def load_judge() -> ModuleType | None:
+    """``course_lib.grading.judge``, or None when the grading package is not installed yet."""
+    try:
+        return importlib.import_module("course_lib.grading.judge")
+    except ImportError:
+        return None
+
+
+def find_checks(source: str) -> list[tuple[str, str]]:
+    """``(check_id, class_name)`` of every ``check("<id>", <Class>)`` call in a cell source."""
+    judge = load_judge()
+    if judge is not None and hasattr(judge, "find_checks"):
+        return list(judge.find_checks(source))
+    return [(m.group(2), m.group(3)) for m in _CHECK_CALL.finditer(source)]

@@ -1,0 +1,223 @@
+"""Grade every submission of a course: the batch behind ``make autograde``.
+
+1. Every assignment under the course's sources is (re)recorded in the gradebook when it is
+   new or its source changed (``generate_assignment`` into a private release folder).
+2. Every student folder under ``submitted/`` is added to the gradebook.
+3. Each submission whose files, assignment source and settings changed since it was last
+   graded (``.scratch/autograde/state.json``) is graded by a pool of ``jobs`` worker
+   processes: stage + repair, ``autograde`` with the course's preprocessors, feedback.
+4. ``grades.csv`` is written in ``nbgrader export``'s CSV format plus ``status`` and
+   ``reason``; submissions that could not be graded are listed at the end.
+
+SQLite: writers are serialized by SQLite's lock; the URL gets a busy timeout and the
+database runs in WAL mode, so that parallel workers wait for each other instead of failing.
+"""
+from __future__ import annotations
+
+import concurrent.futures as futures
+import hashlib
+import json
+import multiprocessing
+import os
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from .course import Course, hash_tree, sqlite_with_busy_timeout
+from .report import write_grades_csv
+from .worker import UNGRADED, Result, Settings, drop_from_gradebook, generate_release, grade_job, init_worker
+
+#: bump when a change of the pipeline must regrade everything
+PIPELINE_VERSION = "1"
+GRADING_PACKAGE = Path(__file__).resolve().parent.parent / "grading"
+
+
+class ConfigurationError(Exception):
+    """The batch cannot run as configured (no sources, no sandbox, broken gradebook, ...)."""
+
+
+@dataclass
+class BatchReport:
+    """What one run did: a result per submission, and which were regraded."""
+
+    results: list[Result] = field(default_factory=list)
+    regraded: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    rows: list[dict] = field(default_factory=list)
+
+    def failures(self) -> list[Result]:
+        return [r for r in self.results if r.status != "graded"]
+
+
+def _sqlite_path(db_url: str) -> Path | None:
+    if db_url.startswith("sqlite:///"):
+        return Path(db_url.removeprefix("sqlite:///").split("?", 1)[0])
+    return None
+
+
+def prepare_gradebook(db_url: str, course: Course) -> None:
+    """Create the gradebook if needed and switch a SQLite file to WAL mode."""
+    # nbgrader stamps a new gradebook by running the `alembic` command: find the venv's one
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    try:
+        with Gradebook(db_url, course.course_id):
+            pass
+    except Exception as error:
+        raise ConfigurationError(f"cannot open the gradebook {db_url}: {error}") from error
+    path = _sqlite_path(db_url)
+    if path is not None:
+        with sqlite3.connect(path, timeout=60) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+
+
+def _load_state(course: Course) -> dict:
+    try:
+        state = json.loads(course.state_file.read_text())
+        return state if state.get("version") == PIPELINE_VERSION else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_state(course: Course, state: dict) -> None:
+    course.state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = course.state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    tmp.replace(course.state_file)
+
+
+def _submission_key(course: Course, student: str, assignment: str, source_hash: str, settings: Settings,
+                    grading_hash: str) -> str:
+    digest = hashlib.sha256()
+    for part in (PIPELINE_VERSION, source_hash, grading_hash,
+                 hash_tree(course.submitted / student / assignment), repr(settings)):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _graded_in_gradebook(gb: Gradebook, student: str, assignment: str) -> bool:
+    try:
+        gb.find_submission(assignment, student)
+        return True
+    except MissingEntry:
+        return False
+
+
+def grade_course(course: Course, settings: Settings, jobs: int | None = None, force: bool = False,
+                 log: Callable[[str], None] = print) -> BatchReport:
+    """Grade what changed under ``course.submitted`` and write ``grades.csv``.
+
+    Args:
+        course: the course to grade.
+        settings: timeout, sandbox and judge settings.
+        jobs: worker processes (default ``os.cpu_count()``); 1 grades in this process.
+        force: regrade every submission, changed or not.
+        log: where progress lines go.
+
+    Returns:
+        The batch report (results of all submissions, regraded and skipped ones).
+
+    Raises:
+        ConfigurationError: nothing to grade against, or the gradebook cannot be opened.
+    """
+    started = time.perf_counter()
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 1:
+        raise ConfigurationError(f"jobs must be >= 1, got {jobs}")
+    assignments = course.assignments()
+    if not assignments:
+        raise ConfigurationError(f"no assignment sources found under {course.source}")
+    db_url = sqlite_with_busy_timeout(course.db_url)
+    prepare_gradebook(db_url, course)
+    state = _load_state(course) or {"version": PIPELINE_VERSION, "assignments": {}, "submissions": {}}
+
+    # 1. the gradebook knows every assignment's current cells
+    with Gradebook(db_url, course.course_id) as gb:
+        known = {a.name for a in gb.assignments}
+    source_hashes = {}
+    for assignment in assignments:
+        source_hashes[assignment] = hash_tree(course.source / assignment)
+        up_to_date = (state["assignments"].get(assignment) == source_hashes[assignment]
+                      and assignment in known and any((course.release / assignment).glob("*.ipynb")))
+        if not up_to_date:
+            try:
+                generate_release(course, assignment, db_url, settings)
+            except Exception as error:
+                raise ConfigurationError(f"generate_assignment failed for {assignment}: {error}") from error
+            state["assignments"][assignment] = source_hashes[assignment]
+            log(f"recorded {assignment} in the gradebook")
+    _save_state(course, state)
+
+    # 2. students, and which submissions need grading
+    report = BatchReport()
+    todo, keys = [], {}
+    submissions = course.submissions()
+    grading_hash = hash_tree(GRADING_PACKAGE, "**/*.py")
+    with Gradebook(db_url, course.course_id) as gb:
+        for student in sorted({s for s, _ in submissions}):
+            gb.update_or_create_student(student)
+        for student, assignment in submissions:
+            name = f"{student}/{assignment}"
+            if assignment not in source_hashes:
+                report.results.append(Result(student, assignment, "unknown_assignment",
+                                             f"no source for assignment {assignment!r}"))
+                continue
+            key = _submission_key(course, student, assignment, source_hashes[assignment], settings, grading_hash)
+            previous = state["submissions"].get(name)
+            unchanged = (not force and previous and previous["key"] == key and previous["status"] != "failed"
+                         and (previous["status"] in UNGRADED or _graded_in_gradebook(gb, student, assignment)))
+            if unchanged:
+                report.results.append(Result(**previous["result"]))
+                report.skipped.append((student, assignment))
+            else:
+                keys[name] = key
+                todo.append((course, student, assignment, settings, db_url))
+
+    # 3. grade, recording each result as it comes in
+    if todo:
+        log(f"grading {len(todo)} submission(s) with {min(jobs, len(todo))} worker(s) "
+            f"({len(report.skipped)} unchanged, skipped)")
+    for result in _run_jobs(todo, jobs):
+        result = Result(**result)
+        name = f"{result.student}/{result.assignment}"
+        if result.status in UNGRADED:
+            drop_from_gradebook(course, db_url, result.student, result.assignment)
+        state["submissions"][name] = {"key": keys[name], "status": result.status, "result": result.to_dict()}
+        _save_state(course, state)
+        report.results.append(result)
+        report.regraded.append((result.student, result.assignment))
+        log(f"  {name}: {result.status} ({result.seconds:.1f} s){' - ' + result.reason if result.reason else ''}")
+
+    report.rows = write_grades_csv(course, db_url, report.results)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run_jobs(todo: list[tuple], jobs: int):
+    """Yield result dicts as the jobs finish; a pool of ``jobs`` processes, or inline for one."""
+    if not todo:
+        return
+    if jobs == 1 or len(todo) == 1:
+        init_worker()
+        for job in todo:
+            yield grade_job(job)
+        return
+    context = multiprocessing.get_context("spawn")
+    with futures.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
+                                     initializer=init_worker) as pool:
+        pending = {pool.submit(grade_job, job): job for job in todo}
+        for done in futures.as_completed(pending):
+            course, student, assignment, _, _ = pending[done]
+            try:
+                yield done.result()
+            except Exception as error:  # a worker process died: report, keep going
+                yield Result(student, assignment, "failed", f"grading worker crashed: {error!r}").to_dict()
+

@@ -1,0 +1,90 @@
+"""Each chapter through the whole pipeline: blank scores 0, solutions score full, wrong code loses points.
+
+One batch grades every chapter (one student per case, 2 jobs). The default run takes, per
+chapter, the blank notebook, the filled one and the first wrong implementation of
+tests/fixtures/implementations/<assignment>/ (15 notebooks: the chapters' own demo cells make
+each one cost several CPU seconds); the full matrix of wrong_*/correct_* implementations
+runs with ``-m slow``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+from course_lib.autograding import scratch
+from course_lib.autograding.pipeline import grade_course
+from course_lib.autograding.worker import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+IMPLEMENTATIONS = REPO / "tests" / "fixtures" / "implementations"
+CHAPTERS = [a for a in scratch.chapters() if any((scratch.NOTEBOOKS / a).glob("*.ipynb"))]
+SETTINGS = Settings(timeout=120, sandbox=False)
+
+
+def implementations(assignment: str, full: bool) -> list[Path]:
+    files = sorted((IMPLEMENTATIONS / assignment).glob("*.py"))
+    if full:
+        return files
+    return [f for f in files if f.name.startswith("wrong_")][:1]
+
+
+def grade_chapters(root: Path, full: bool):
+    course = scratch.new_course(root)
+    cases = {}
+    for assignment in CHAPTERS:
+        name, release = scratch.release_notebook(course, assignment)
+        filled = scratch.filled(release, scratch.source_notebook(course, assignment, name))
+        submissions = {"blank": release, "filled": filled}
+        for path in implementations(assignment, full):
+            code = path.read_text()
+            classes = scratch.defined_classes(code)
+            submissions[path.stem] = scratch.with_class(filled, classes[0], code)
+        for student, nb in submissions.items():
+            scratch.submit(course, student, assignment, nb, f"{name}.ipynb")
+            cases[(student, assignment)] = nb
+    report = grade_course(course, SETTINGS, jobs=2, log=lambda _: None)
+    return course, report, cases
+
+
+def scores(course, student, assignment):
+    """``{grade cell: (score, max)}`` of the graded test cells of one submission."""
+    with Gradebook(course.db_url, course.course_id) as gb:
+        sub = gb.find_submission(assignment, student)
+        return {g.name: (g.score, g.max_score) for nb in sub.notebooks for g in nb.grades
+                if g.cell_type == "code" and g.max_score > 0 and not g.needs_manual_grade}
+
+
+def check_batch(course, report, cases):
+    statuses = {(r.student, r.assignment): r for r in report.results}
+    for (student, assignment) in cases:
+        result = statuses[(student, assignment)]
+        assert result.status == "graded", (student, assignment, result.reason)
+        cells = scores(course, student, assignment)
+        assert cells, f"{assignment}: no graded test cell"
+        total, maximum = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
+        if student == "blank":
+            assert all(s == 0 for s, _ in cells.values()), (assignment, cells)
+        elif student == "filled" or student.startswith("correct_"):
+            assert total == maximum, (student, assignment, cells, result.reason)
+        else:
+            assert total < maximum, f"{assignment}/{student} earned full marks"
+
+
+@pytest.fixture(scope="module")
+def chapter_batch(tmp_path_factory):
+    if not CHAPTERS:
+        pytest.skip("no chapter has a student version yet (make student)")
+    return grade_chapters(tmp_path_factory.mktemp("chapters"), full=False)
+
+
+def test_every_chapter_grades_blank_zero_filled_full_wrong_less(chapter_batch):
+    check_batch(*chapter_batch)
+
+
+@pytest.mark.slow
+def test_every_implementation_of_every_chapter(tmp_path):
+    if not CHAPTERS:
+        pytest.skip("no chapter has a student version yet (make student)")
+    check_batch(*grade_chapters(tmp_path, full=True))
