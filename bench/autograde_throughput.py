@@ -5,7 +5,8 @@
 Builds a scratch course (graders/.scratch/bench) with N submissions spread over the five
 chapters (every chapter's student version with its solution cells filled; every other one
 with its solution cells left blank), grades them with ``--jobs`` workers (autograde with the
-isolated judge, feedback, grades.csv) and prints notebooks per minute and seconds per notebook.
+isolated judge, feedback, grades.csv) and prints notebooks per minute, seconds per notebook and
+whether the filled submissions got full marks and the blank ones 0.
 Not part of ``make test``; ``make bench`` runs it.
 """
 from __future__ import annotations
@@ -68,6 +69,13 @@ def main() -> int:
     print(f"  seconds / notebook  {seconds / args.n:8.2f} (wall)   median per worker: "
           f"{per_notebook[len(per_notebook) // 2]:.1f} s")
     print(f"  statuses            {statuses}")
+    filled = {f"student{i:03d}" for i in range(args.n) if (i // len(chapters)) % 2 == 0}
+    submitted = {(f"student{i:03d}", chapters[i % len(chapters)]) for i in range(args.n)}
+    rows = [r for r in report.rows if (r["student_id"], r["assignment"]) in submitted]
+    full = sum(1 for r in rows if r["student_id"] in filled and float(r["score"]) == float(r["max_score"]) > 0)
+    zero = sum(1 for r in rows if r["student_id"] not in filled and float(r["score"]) == 0)
+    print(f"  scores              filled with full marks {full}/{len(filled)}, "
+          f"blank with 0 {zero}/{args.n - len(filled)}")
     return 0
 
 

@@ -33,7 +33,7 @@ from .report import write_grades_csv
 from .worker import UNGRADED, Result, Settings, drop_from_gradebook, generate_release, grade_job, init_worker
 
 #: bump when a change of the pipeline must regrade everything
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 GRADING_PACKAGE = Path(__file__).resolve().parent.parent / "grading"
 
 

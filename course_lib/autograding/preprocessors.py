@@ -9,13 +9,21 @@ Feedback pipeline::
 
     HideHiddenTests -> GetGrades -> CSSHTMLHeaderPreprocessor
 
+While the pipeline grades (``RobustExecute.defer_checks``), a hidden test cell's
+``check(...)`` does not run in the kernel: it prints ``<id>: (graded by the isolated grader)``
+and ``IsolatedVerdict`` writes the judge's verdict into the cell. The instructor's
+demonstration cells are not run (``RobustExecute.skip_demo_cells``).
+
 Outputs added by these steps use their own error names, which the grade report reads back
 from the autograded notebook: ``CellTimeoutError`` (nbgrader's), ``DeadKernelError``,
 ``KernelDiedEarlier``, ``IsolatedCheckFailed``.
 """
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from nbclient.exceptions import DeadKernelError
@@ -27,6 +35,14 @@ from traitlets import Bool, Float, Integer, Unicode
 from . import isolation
 
 BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
+#: what ``course_lib.grading.check`` prints instead of running a check the judge will decide
+#: (``course_lib.grading.local.DEFERRED_MARK``)
+DEFERRED_MARK = "(graded by the isolated grader)"
+#: the kernel environment variable that makes ``check`` defer to the judge (with nbgrader's
+#: ``NBGRADER_EXECUTION=autograde``)
+DEFER_ENV = "COURSE_ISOLATED_JUDGE"
+#: the source a skipped demonstration cell is run with
+DEMO_PLACEHOLDER = "# (demo cell: not run when grading)"
 END_HIDDEN = "END HIDDEN TESTS"
 
 
@@ -44,6 +60,39 @@ def has_error(cell: NotebookNode) -> bool:
     return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
 
 
+def demo_cells(nb: NotebookNode) -> list[NotebookNode]:
+    """The instructor's demonstration cells: locked code cells that are neither graded nor solutions.
+
+    The first code cell carrying nbgrader metadata (the setup cell with the imports) is not
+    one of them; cells without nbgrader metadata (added by the student) never are.
+    """
+    found, setup_seen = [], False
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "nbgrader" not in cell.get("metadata", {}):
+            continue
+        if not setup_seen:
+            setup_seen = True
+            continue
+        if utils.is_locked(cell) and not utils.is_grade(cell) and not utils.is_solution(cell):
+            found.append(cell)
+    return found
+
+
+@contextmanager
+def _environment(**values: str):
+    """Set environment variables (inherited by the kernel started inside), restore them after."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 class RobustExecute(Execute):
     """nbgrader's ``Execute`` that survives a kernel dying (``os._exit``, a crash, the OOM killer).
 
@@ -52,9 +101,33 @@ class RobustExecute(Execute):
     everything from that cell on) instead of the whole submission failing.
     """
 
+    skip_demo_cells = Bool(False, help=(
+        "run the instructor's demonstration cells (locked, not graded, not solution, after the "
+        "setup cell) as a one-line comment; their sources are restored after execution")).tag(config=True)
+    defer_checks = Bool(False, help=(
+        "start the kernel with COURSE_ISOLATED_JUDGE=1: check(...) then leaves the verdict to "
+        "IsolatedVerdict, which must run after this step")).tag(config=True)
+
+    judge_in_parallel = Bool(False, help=(
+        "start the isolated judge (IsolatedVerdict, same configuration) in a thread before executing "
+        "the notebook; IsolatedVerdict uses its verdicts if the sources it judged are unchanged")).tag(config=True)
+
     def preprocess(self, nb, resources=None, km=None):
         self._died_in: str | None = None
-        return super().preprocess(nb, resources, km)
+        if self.judge_in_parallel and resources is not None:
+            IsolatedVerdict(config=self.config, log=self.log).start_early(nb, resources)
+        skipped = demo_cells(nb) if self.skip_demo_cells else []
+        originals = [cell.source for cell in skipped]
+        for cell in skipped:
+            cell.source = DEMO_PLACEHOLDER
+        try:
+            with _environment(**({DEFER_ENV: "1"} if self.defer_checks else {})):
+                return super().preprocess(nb, resources, km)
+        finally:
+            for cell, source in zip(skipped, originals):
+                cell.source = source
+                cell.outputs = []
+                cell.execution_count = None
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
@@ -135,52 +208,106 @@ class PassingTestStderr(NbGraderPreprocessor):
 
 
 class IsolatedVerdict(NbGraderPreprocessor):
-    """Re-run every ``check("<id>", <Class>)`` of the graded test cells in the isolated judge.
+    """Decide every ``check("<id>", <Class>)`` of the graded test cells in the isolated judge.
 
     The judge executes the submission's solution cells in a fresh (sandboxed) worker and
-    runs the checks from this trusted process. A test cell whose kernel run passed but one of
-    whose checks failed in the judge gets its outputs replaced by an ``IsolatedCheckFailed``
-    error, so ``SaveAutoGrades`` gives it 0 points. Test cell sources are trusted here:
-    ``OverwriteCells`` restored them from the gradebook.
+    runs the checks from this trusted process. The verdict is the judge's alone:
+
+    - a cell whose checks all passed in the judge (and whose kernel run raised nothing) gets
+      its outputs replaced by one ``✓ <check id>: passed`` line per check;
+    - a cell one of whose checks failed in the judge, or got no verdict (the judge could not
+      run, or is not installed), gets an ``IsolatedCheckFailed`` error with the judge's
+      message, so ``SaveAutoGrades`` gives it 0 points, whatever the kernel printed;
+    - a cell whose kernel run already raised keeps that error (0 points).
+
+    During the pipeline's autograde ``check(...)`` does not run in the kernel at all (it
+    prints ``DEFERRED_MARK``); without the judge's pass no such cell earns points. Test cell
+    sources are trusted here: ``OverwriteCells`` restored them from the gradebook.
     """
 
     judge_timeout = Float(120.0, help="seconds the judge may take for one notebook").tag(config=True)
     use_sandbox = Bool(True, help="run the judge's worker under the sandbox prefix").tag(config=True)
     workdir = Unicode("", help="scratch folder for the judge (the notebook's folder if empty)").tag(config=True)
 
-    def preprocess(self, nb, resources):
+    def _inputs(self, nb) -> tuple[list[NotebookNode], list[str], list[tuple[str, str]]]:
+        """The graded check cells, the solution sources and the ``(check id, class)`` pairs to judge."""
         cells = [c for c in nb.cells if is_graded_test(c) and isolation.find_checks(c.source)]
+        checks = list(dict.fromkeys(chk for c in cells for chk in isolation.find_checks(c.source)))
+        sources = [c.source for c in nb.cells if c.cell_type == "code" and utils.is_solution(c)]
+        return cells, sources, checks
+
+    def _run_judge(self, judge, sources, checks, resources) -> tuple[dict, str | None]:
+        workdir = self.workdir or resources.get("metadata", {}).get("path") or "."
+        try:
+            Path(workdir).mkdir(parents=True, exist_ok=True)
+            prefix = isolation.command_prefix(Path(workdir)) if self.use_sandbox else None
+            return judge.judge(sources, checks, command_prefix=prefix, timeout=self.judge_timeout, cwd=workdir), None
+        except Exception as error:  # never credit what could not be verified
+            judge_error = f"the isolated judge could not run: {error!r}"
+            self.log.error(judge_error)
+            return {}, judge_error
+
+    def start_early(self, nb, resources) -> None:
+        """Start judging ``nb`` in a thread (while its kernel runs); ``preprocess`` picks the result up.
+
+        The judge needs only the solution sources and the trusted test cells, both final before
+        execution. ``preprocess`` uses these verdicts only for exactly the same sources and checks.
+        """
+        cells, sources, checks = self._inputs(nb)
+        judge = isolation.load_judge()
+        if not self.enabled or not cells or judge is None:
+            return
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="isolated-judge")
+        future = pool.submit(self._run_judge, judge, sources, checks, resources)
+        pool.shutdown(wait=False)
+        resources.setdefault("autograding", {})["early_judge"] = (sources, checks, future)
+
+    def preprocess(self, nb, resources):
+        early = resources.get("autograding", {}).pop("early_judge", None)
+        cells, sources, checks = self._inputs(nb)
         if not self.enabled or not cells:
             return nb, resources
         judge = isolation.load_judge()
+        verdicts, judge_error = {}, None
         if judge is None:
-            self.log.warning("isolated judge unavailable (course_lib.grading.judge): kernel verdicts only")
-            resources.setdefault("autograding", {})["judge"] = "unavailable"
-            return nb, resources
-        checks = list(dict.fromkeys(chk for c in cells for chk in isolation.find_checks(c.source)))
-        sources = [c.source for c in nb.cells if c.cell_type == "code" and utils.is_solution(c)]
-        workdir = self.workdir or resources.get("metadata", {}).get("path") or "."
-        Path(workdir).mkdir(parents=True, exist_ok=True)
-        prefix = isolation.command_prefix(Path(workdir)) if self.use_sandbox else None
-        try:
-            verdicts = judge.judge(sources, checks, command_prefix=prefix, timeout=self.judge_timeout, cwd=workdir)
-            judge_error = None
-        except Exception as error:  # never credit what could not be verified
-            verdicts, judge_error = {}, f"the isolated judge could not run: {error!r}"
+            deferred = [c for c in cells if _deferred(c)]
+            if not deferred:
+                self.log.warning("isolated judge unavailable (course_lib.grading.judge): kernel verdicts only")
+                resources.setdefault("autograding", {})["judge"] = "unavailable"
+                return nb, resources
+            judge_error = "the isolated judge is not installed (course_lib.grading.judge): no verdict"
             self.log.error(judge_error)
+        elif early is not None and early[0] == sources and early[1] == checks:
+            verdicts, judge_error = early[2].result()
+        else:
+            verdicts, judge_error = self._run_judge(judge, sources, checks, resources)
         disagreements = []
         for cell in cells:
             if has_error(cell):
-                continue  # the kernel already failed it; the student sees that message
+                continue  # the kernel already failed it (0 points); the student sees that message
+            kernel_ran_checks = not _deferred(cell)
+            passed = []
             for check_id, _ in isolation.find_checks(cell.source):
                 verdict = verdicts.get(check_id)
                 if verdict is None or not verdict.passed:
                     message = judge_error or (verdict.message if verdict else f"no verdict for {check_id}")
                     cell.outputs = [error_output("IsolatedCheckFailed", message)]
-                    disagreements.append(check_id)
+                    if kernel_ran_checks:  # the kernel said yes, the judge no: worth a line in the report
+                        cell.metadata["course_autograde"] = {"kernel_passed": True}
+                        disagreements.append(check_id)
                     break
+                passed.append(check_id)
+            else:
+                cell.outputs = [NotebookNode(output_type="stream", name="stdout",
+                                             text="".join(f"✓ {check_id}: passed\n" for check_id in passed))]
         resources.setdefault("autograding", {})["isolated_failed"] = disagreements
         return nb, resources
+
+
+def _deferred(cell: NotebookNode) -> bool:
+    """Whether the kernel left this cell's checks to the judge (printed ``DEFERRED_MARK``)."""
+    return any(o.get("output_type") == "stream" and DEFERRED_MARK in o.get("text", "")
+               for o in cell.get("outputs", []))
 
 
 class HideHiddenTests(NbGraderPreprocessor):

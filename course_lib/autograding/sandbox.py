@@ -76,6 +76,11 @@ BASE_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",
     "OMP_NUM_THREADS": "1",
 }
+#: Variables the sandboxed kernel keeps from the environment it is started with:
+#: nbgrader's ``NBGRADER_EXECUTION`` (``autograde`` / ``validate``) and the pipeline's
+#: ``COURSE_ISOLATED_JUDGE`` (checks are decided by the isolated judge, see
+#: ``course_lib/grading/local.py``). Neither can unlock anything: the grade comes from the judge.
+KERNEL_PASSTHROUGH_ENV = ("NBGRADER_EXECUTION", "COURSE_ISOLATED_JUDGE")
 #: Host files outside ``/usr`` that programs read at start-up (dynamic loader,
 #: time zone, fonts). Bound read-only when they exist.
 ETC_FILES = (
@@ -433,11 +438,13 @@ class SandboxedKernelManager(AsyncKernelManager):
         workdir = Path(kw.get("cwd") or os.getcwd())
         # JPY_PARENT_PID=1: the kernel's parent in its PID namespace is bwrap's
         # init; ipykernel then neither polls it nor prints its console banner.
+        launch_env = kw.get("env") or os.environ
+        passed = {k: launch_env[k] for k in KERNEL_PASSTHROUGH_ENV if k in launch_env}
         prefix = command_prefix(
             workdir,
             self.sandbox_config,
             extra_rw=[self._sandbox_dir],
-            env={"JPY_PARENT_PID": "1"},
+            env={"JPY_PARENT_PID": "1", **passed},
         )
         if sandbox_mode() == "root":
             # The connection file was written 0600 by this process: let the

@@ -45,13 +45,17 @@ class Settings:
         sandbox: run kernels and the judge inside the sandbox.
         judge_timeout: seconds the isolated judge may take to start its worker (which runs
             the solution cells) and for each check; default ``max(30, 2 * timeout)``.
-        isolated_verdict: re-run the checks in the isolated judge.
+        isolated_verdict: decide the checks in the isolated judge (the notebook's kernel then
+            skips them: ``check(...)`` only prints that the judge grades it).
+        skip_demo_cells: do not run the instructor's demonstration cells (locked, neither
+            graded nor solution, after the setup cell); their code is kept, without outputs.
     """
 
     timeout: int = 30
     sandbox: bool = True
     judge_timeout: float | None = None
     isolated_verdict: bool = True
+    skip_demo_cells: bool = True
 
 
 @dataclass
@@ -94,6 +98,11 @@ def nbgrader_config(course: Course, settings: Settings, db_url: str, **course_di
     c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--log-level=ERROR"]
     if settings.sandbox:
         c.RobustExecute.kernel_manager_class = isolation.kernel_manager_class()
+    # With the judge on, it alone decides the checks: the kernel skips them (check() prints one
+    # line, IsolatedVerdict writes the verdict) and the instructor's demo cells are not run.
+    c.RobustExecute.defer_checks = settings.isolated_verdict
+    c.RobustExecute.skip_demo_cells = settings.skip_demo_cells
+    c.RobustExecute.judge_in_parallel = settings.isolated_verdict  # the judge runs while the kernel does
     c.IsolatedVerdict.enabled = settings.isolated_verdict
     c.IsolatedVerdict.use_sandbox = settings.sandbox
     c.IsolatedVerdict.judge_timeout = float(settings.judge_timeout or max(30, 2 * settings.timeout))
@@ -255,7 +264,8 @@ def read_back(folder: Path) -> tuple[str, list[str]]:
                     found["timeout"].append(where)
                 elif ename == "DeadKernelError":
                     found["died"].append(where)
-                elif ename == "IsolatedCheckFailed":
+                elif ename == "IsolatedCheckFailed" and cell.metadata.get("course_autograde", {}).get(
+                        "kernel_passed"):
                     found["isolated"].append(where)
                 elif kind == "stream" and "output truncated" in output.get("text", ""):
                     found["truncated"].append(where)

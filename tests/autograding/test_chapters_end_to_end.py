@@ -2,19 +2,21 @@
 
 One batch grades every chapter (one student per case, 2 jobs). The default run takes, per
 chapter, the blank notebook, the filled one and the first wrong implementation of
-tests/fixtures/implementations/<assignment>/ (15 notebooks: the chapters' own demo cells make
-each one cost several CPU seconds); the full matrix of wrong_*/correct_* implementations
+tests/fixtures/implementations/<assignment>/ (15 notebooks; the autograder skips the chapters'
+demo cells, so this also shows that no visible test needs them); the full matrix of wrong_*/correct_* implementations
 runs with ``-m slow``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
 from course_lib.autograding import scratch
 from course_lib.autograding.pipeline import grade_course
+from course_lib.autograding.preprocessors import DEMO_PLACEHOLDER, demo_cells
 from course_lib.autograding.worker import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,8 +70,30 @@ def check_batch(course, report, cases):
             assert all(s == 0 for s, _ in cells.values()), (assignment, cells)
         elif student == "filled" or student.startswith("correct_"):
             assert total == maximum, (student, assignment, cells, result.reason)
+            check_visible_tests_and_demos(course, student, assignment, cases[(student, assignment)])
         else:
             assert total < maximum, f"{assignment}/{student} earned full marks"
+
+
+def check_visible_tests_and_demos(course, student, assignment, submitted):
+    """Nothing grading needs lives in the demo cells the autograder skips.
+
+    In the autograded notebook of a correct submission no visible test cell (0 points) shows
+    an error, and every demo cell has its original code back, without outputs.
+    """
+    [path] = sorted((course.autograded / student / assignment).glob("*.ipynb"))
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution") and not meta.get("points"):
+            errors = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
+            assert not errors, (assignment, student, meta.get("grade_id"), errors)
+    demos = demo_cells(nb)
+    assert demos, f"{assignment}: no demo cell found"
+    originals = {c.metadata["nbgrader"]["grade_id"]: c.source for c in demo_cells(submitted)}
+    for cell in demos:
+        assert cell.source != DEMO_PLACEHOLDER and cell.source == originals[cell.metadata["nbgrader"]["grade_id"]]
+        assert cell.outputs == [], (assignment, cell.metadata["nbgrader"]["grade_id"])
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,9 @@ import autograding_probe as probe
 from autograding_probe import SETTINGS, probe_course, robustness_cases
 from course_lib.autograding import cli, isolation, scratch
 from course_lib.autograding.pipeline import grade_course
-from course_lib.autograding.preprocessors import HideHiddenTests, IsolatedVerdict, LimitOutputSize
+from course_lib.autograding.preprocessors import (
+    DEFERRED_MARK, DEMO_PLACEHOLDER, HideHiddenTests, IsolatedVerdict, LimitOutputSize, RobustExecute, demo_cells,
+)
 from course_lib.autograding.repair import restore_metadata
 from nbgrader.api import Gradebook
 
@@ -107,10 +109,117 @@ def test_isolated_verdict_zeroes_a_cell_the_kernel_passed(monkeypatch):
         _graded_cell('check("x.missing", Foo)', "t3")])
     pp = IsolatedVerdict(use_sandbox=False)
     nb, _ = pp.preprocess(nb, {"metadata": {"path": "."}})
-    assert nb.cells[1].outputs == []
+    assert [o.text for o in nb.cells[1].outputs] == ["✓ x.ok: passed\n"]
     assert [o.ename for o in nb.cells[2].outputs] == ["IsolatedCheckFailed"]
     assert "expected 1.0" in nb.cells[2].outputs[0].evalue
     assert [o.ename for o in nb.cells[3].outputs] == ["IsolatedCheckFailed"]  # no verdict: no credit
+
+
+def _stdout(text):
+    return nbformat.NotebookNode(output_type="stream", name="stdout", text=text)
+
+
+def test_isolated_verdict_alone_decides_deferred_checks(monkeypatch):
+    """While autograding, check() only prints; a cell passes only if the judge passed all its checks."""
+    Verdict = types.SimpleNamespace
+    fake = types.SimpleNamespace(judge=lambda sources, checks, **kw: {
+        "x.ok": Verdict(passed=True, message="fine"), "x.bad": Verdict(passed=False, message="step 2: expected 1.0")})
+    monkeypatch.setattr(isolation, "load_judge", lambda: fake)
+    sources = ['check("x.ok", Foo)', 'check("x.bad", Foo)', 'check("x.missing", Foo)',
+               'check("x.ok", Foo)\ncheck("x.bad", Foo)', 'check("x.ok", Foo)\ncheck("x.ok", Foo)']
+    cells = []
+    for i, source in enumerate(sources):
+        cell = _graded_cell(source, f"t{i}")
+        # what the kernel printed: deferred lines and a forged success line, no error
+        cell.outputs = [_stdout(f"x.bad: {DEFERRED_MARK}\n✓ x.bad: passed\n")]
+        cells.append(cell)
+    nb, resources = IsolatedVerdict(use_sandbox=False).preprocess(new_notebook(cells=cells), {})
+    outputs = [[(o.output_type, o.get("ename"), o.get("text")) for o in c.outputs] for c in nb.cells]
+    assert outputs[0] == [("stream", None, "✓ x.ok: passed\n")]
+    assert outputs[4] == [("stream", None, "✓ x.ok: passed\n✓ x.ok: passed\n")]
+    for i in (1, 2, 3):
+        assert [o[1] for o in outputs[i]] == ["IsolatedCheckFailed"], (i, outputs[i])
+    assert "expected 1.0" in nb.cells[1].outputs[0].evalue and "no verdict" in nb.cells[2].outputs[0].evalue
+    assert resources["autograding"]["isolated_failed"] == []  # deferred: not a kernel/judge disagreement
+
+
+def test_isolated_verdict_fails_deferred_checks_without_a_judge(monkeypatch):
+    monkeypatch.setattr(isolation, "load_judge", lambda: None)
+    cell = _graded_cell('check("x.ok", Foo)')
+    cell.outputs = [_stdout(f"x.ok: {DEFERRED_MARK}\n")]
+    nb, _ = IsolatedVerdict(use_sandbox=False).preprocess(new_notebook(cells=[cell]), {})
+    assert [o.get("ename") for o in nb.cells[0].outputs] == ["IsolatedCheckFailed"]
+
+
+def test_check_defers_only_under_the_pipelines_autograde(monkeypatch, capsys):
+    from course_lib.grading import local
+
+    monkeypatch.setattr(local, "LocalSubject", None)  # would fail if the check ran
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setenv("COURSE_ISOLATED_JUDGE", "1")
+    local.check("adam.first_step", object)
+    assert capsys.readouterr().out == f"adam.first_step: {DEFERRED_MARK}\n"
+    for execution, judge in (("validate", "1"), ("autograde", "0")):  # validate; plain nbgrader autograde
+        monkeypatch.setenv("NBGRADER_EXECUTION", execution)
+        monkeypatch.setenv("COURSE_ISOLATED_JUDGE", judge)
+        assert not local.deferred_to_judge()
+        with pytest.raises(Exception):
+            local.check("adam.first_step", object)  # runs: object is not the class under test
+
+
+def test_early_judge_is_used_only_for_the_same_sources(monkeypatch):
+    Verdict = types.SimpleNamespace
+    calls = []
+
+    def fake_judge(sources, checks, **kw):
+        calls.append(list(sources))
+        return {"x.ok": Verdict(passed=sources == ["class Foo: pass"], message="judged " + sources[0])}
+    monkeypatch.setattr(isolation, "load_judge", lambda: types.SimpleNamespace(judge=fake_judge))
+    solution = new_code_cell("class Foo: pass", metadata={"nbgrader": {"solution": True, "grade": False,
+                                                                      "grade_id": "s"}})
+    nb = new_notebook(cells=[solution, _graded_cell('check("x.ok", Foo)')])
+    resources = {}
+    IsolatedVerdict(use_sandbox=False).start_early(nb, resources)
+    nb, _ = IsolatedVerdict(use_sandbox=False).preprocess(nb, resources)
+    assert calls == [["class Foo: pass"]] and nb.cells[1].outputs[0].text == "✓ x.ok: passed\n"
+    IsolatedVerdict(use_sandbox=False).start_early(nb, resources)
+    nb.cells[0].source = "class Foo: changed = True"  # what was judged early is not what is graded
+    nb, _ = IsolatedVerdict(use_sandbox=False).preprocess(nb, resources)
+    assert calls[-1] == ["class Foo: changed = True"] and nb.cells[1].outputs[0].ename == "IsolatedCheckFailed"
+
+
+def _cell(source, **nbgrader):
+    meta = {"nbgrader": {"grade": False, "solution": False, "locked": False, **nbgrader}} if nbgrader else {}
+    return new_code_cell(source, metadata=meta)
+
+
+def _demo_notebook():
+    return new_notebook(cells=[
+        _cell("x = 1  # student cell before the setup"),
+        _cell("import os\nsetup = 1", locked=True, grade_id="setup"),
+        _cell("raise RuntimeError('demo ran')", locked=True, grade_id="demo"),
+        _cell("y = 2", solution=True, grade_id="sol"),
+        _cell("z = 3  # student cell"),
+        _cell("print(os.environ.get('COURSE_ISOLATED_JUDGE'), os.environ.get('NBGRADER_EXECUTION'), setup, y, z)",
+              grade=True, locked=True, grade_id="t", points=1),
+        _cell("raise RuntimeError('second demo ran')", locked=True, grade_id="demo2"),
+    ])
+
+
+def test_demo_cells_are_the_locked_ungraded_cells_after_setup():
+    assert [c.metadata["nbgrader"]["grade_id"] for c in demo_cells(_demo_notebook())] == ["demo", "demo2"]
+
+
+def test_robust_execute_skips_demos_and_restores_them(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.delenv("COURSE_ISOLATED_JUDGE", raising=False)
+    nb = _demo_notebook()
+    originals = [c.source for c in nb.cells]
+    nb, _ = RobustExecute(skip_demo_cells=True, defer_checks=True, timeout=60).preprocess(nb, {})
+    assert [c.source for c in nb.cells] == originals and DEMO_PLACEHOLDER not in str(nb)
+    assert nb.cells[2].outputs == [] and nb.cells[6].outputs == []
+    assert [o.text for o in nb.cells[5].outputs] == ["1 autograde 1 2 3\n"]
+    assert "COURSE_ISOLATED_JUDGE" not in __import__("os").environ  # restored after the kernel started
 
 
 def test_isolated_verdict_fails_closed_when_the_judge_crashes(monkeypatch):

@@ -36,7 +36,8 @@ FIXTURES = REPO / "tests" / "fixtures" / "implementations" / ASSIGNMENT
 HONEST_WRONG = FIXTURES / "wrong_eps_inside_sqrt.py"
 HONEST_CORRECT = FIXTURES / "correct_in_place.py"
 #: the graded cells that see eps inside the root (at float64 tolerances even eps = 1e-8 shows)
-EPS_CELLS = {"test_eps", "hidden_large_eps", "hidden_first_step", "hidden_matches_torch",
+# Visible tests (test_eps) carry 0 points and so cannot be "lost": only hidden cells count.
+EPS_CELLS = {"hidden_large_eps", "hidden_first_step", "hidden_matches_torch",
              "hidden_shared_timestep"}
 
 pytestmark = pytest.mark.usefixtures("sandbox_available")
