@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 REQS := requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+# Containers often run as root, where Jupyter refuses to start without --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 JUPYTER_ENV := JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter/config JUPYTER_DATA_DIR=$(CURDIR)/.jupyter/data
 
 .PHONY: setup lab test test-fast student autograde grade-demo bench lock clean help
@@ -31,7 +33,7 @@ $(STAMP): $(REQS)
 
 lab: $(STAMP)
 	@$(BIN)/python -m course_lib.setup_jupyter
-	$(JUPYTER_ENV) $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) notebooks/01_gradient_descent/gradient_descent.ipynb
+	$(JUPYTER_ENV) $(BIN)/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir=$(CURDIR) notebooks/01_gradient_descent/gradient_descent.ipynb
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests solutions --nbval-lax --nbval-current-env -m "not slow"
