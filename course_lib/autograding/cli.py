@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import isolation
 from .course import Course
-from .pipeline import ConfigurationError, grade_course
+from .pipeline import ConfigurationError, course_check_seed, grade_course
 from .report import failure_summary, grade_table
 from .worker import Settings
 
@@ -38,6 +38,16 @@ def _positive(kind: type, name: str):
     return parse
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--check-seed must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--check-seed must be >= 0, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course_lib.autograding", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
                         default=os.environ.get("AUTOGRADE_NO_SANDBOX", "") not in ("", "0"),
                         help="grade without the sandbox (also AUTOGRADE_NO_SANDBOX=1); trusted code only")
     parser.add_argument("--force", action="store_true", help="regrade every submission, changed or not")
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--check-seed", type=_seed, default=None, metavar="N",
+                       help="draw the checks' secret inputs from seed N (default: the course's own, "
+                            "created on its first grading and printed by every run)")
+    seeds.add_argument("--new-check-seed", action="store_true",
+                       help="replace the course's secret seed by a fresh one (regrades everything)")
     return parser
 
 
@@ -72,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         print("warning: course_lib.grading.judge is not installed: verdicts come from the kernel only")
     try:
         course = Course.from_directory(args.course)
-        report = grade_course(course, Settings(timeout=args.timeout, sandbox=sandbox),
+        seed = course_check_seed(course, new=True) if args.new_check_seed else args.check_seed
+        report = grade_course(course, Settings(timeout=args.timeout, sandbox=sandbox, check_seed=seed),
                               jobs=args.jobs, force=args.force)
     except ConfigurationError as error:
         print(f"error: {error}", file=sys.stderr)

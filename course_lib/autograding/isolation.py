@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -41,10 +42,14 @@ def sandbox_status() -> tuple[bool, str]:
         return False, f"sandbox probe failed: {error!r}"
 
 
-def command_prefix(workdir: Path) -> list[str]:
-    """Argv prefix that runs a command inside the sandbox with ``workdir`` writable."""
+def command_prefix(workdir: Path, overlays: Sequence[tuple[Path, Path]] = ()) -> list[str]:
+    """Argv prefix that runs a command inside the sandbox with ``workdir`` writable.
+
+    ``overlays``: ``(replacement, original)`` pairs mounted over the originals (the judge's
+    stubs of implementations an exercise may not run).
+    """
     module = load_sandbox()
-    return list(module.command_prefix(Path(workdir), module.SandboxConfig()))
+    return list(module.command_prefix(Path(workdir), module.SandboxConfig(), overlays=overlays))
 
 
 def kernel_manager_class() -> type:
@@ -58,6 +63,11 @@ def load_judge() -> ModuleType | None:
         return importlib.import_module("course_lib.grading.judge")
     except ImportError:
         return None
+
+
+def graded_sources(nb) -> tuple[list[str], list[int]]:  # noqa: ANN001
+    """The code cells the judge's worker runs (solution cells and cells the student added)."""
+    return load_judge().graded_sources(nb)
 
 
 def find_checks(source: str) -> list[tuple[str, str]]:

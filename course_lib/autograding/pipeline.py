@@ -15,10 +15,12 @@ database runs in WAL mode, so that parallel workers wait for each other instead 
 from __future__ import annotations
 
 import concurrent.futures as futures
+import dataclasses
 import hashlib
 import json
 import multiprocessing
 import os
+import secrets
 import sqlite3
 import sys
 import time
@@ -93,6 +95,30 @@ def _save_state(course: Course, state: dict) -> None:
     tmp.replace(course.state_file)
 
 
+def course_check_seed(course: Course, new: bool = False) -> int:
+    """The seed of the checks' secret inputs for this course.
+
+    Created at random the first time the course is graded (or when ``new``), never
+    derived from anything a student can see, and kept in the course's private state
+    folder (``<course>/.scratch/autograde/check_seed``, mode 0600) so that every run
+    grades on the same inputs and any grade can be reproduced with ``--check-seed``.
+    """
+    path = course.state_dir / "check_seed"
+    if not new:
+        try:
+            return int(path.read_text().strip())
+        except (OSError, ValueError):
+            pass
+    seed = secrets.randbits(63)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".check_seed.{os.getpid()}")
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(f"{seed}\n")
+    tmp.replace(path)
+    return seed
+
+
 def _submission_key(course: Course, student: str, assignment: str, source_hash: str, settings: Settings,
                     grading_hash: str) -> str:
     digest = hashlib.sha256()
@@ -135,6 +161,10 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
     assignments = course.assignments()
     if not assignments:
         raise ConfigurationError(f"no assignment sources found under {course.source}")
+    if settings.check_seed is None:
+        settings = dataclasses.replace(settings, check_seed=course_check_seed(course))
+    log(f"check inputs drawn from the course's secret seed {settings.check_seed} "
+        f"(reproduce these grades with --check-seed {settings.check_seed})")
     db_url = sqlite_with_busy_timeout(course.db_url)
     prepare_gradebook(db_url, course)
     state = _load_state(course) or {"version": PIPELINE_VERSION, "assignments": {}, "submissions": {}}

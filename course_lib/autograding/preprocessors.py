@@ -229,19 +229,25 @@ class IsolatedVerdict(NbGraderPreprocessor):
     use_sandbox = Bool(True, help="run the judge's worker under the sandbox prefix").tag(config=True)
     workdir = Unicode("", help="scratch folder for the judge (the notebook's folder if empty)").tag(config=True)
 
-    def _inputs(self, nb) -> tuple[list[NotebookNode], list[str], list[tuple[str, str]]]:
-        """The graded check cells, the solution sources and the ``(check id, class)`` pairs to judge."""
+    check_seed = Integer(None, allow_none=True, help=(
+        "seed of the checks' secret inputs (None: the public inputs students run)")).tag(config=True)
+    cell_timeout = Float(30.0, help="seconds each cell may run in the judge's worker").tag(config=True)
+
+    def _inputs(self, nb) -> tuple[list[NotebookNode], tuple[list[str], list[int]], list[tuple[str, str]]]:
+        """The graded check cells, the cells the judge runs (and which were added) and the checks."""
         cells = [c for c in nb.cells if is_graded_test(c) and isolation.find_checks(c.source)]
         checks = list(dict.fromkeys(chk for c in cells for chk in isolation.find_checks(c.source)))
-        sources = [c.source for c in nb.cells if c.cell_type == "code" and utils.is_solution(c)]
-        return cells, sources, checks
+        return cells, isolation.graded_sources(nb), checks
 
     def _run_judge(self, judge, sources, checks, resources) -> tuple[dict, str | None]:
         workdir = self.workdir or resources.get("metadata", {}).get("path") or "."
+        code, added = sources
         try:
             Path(workdir).mkdir(parents=True, exist_ok=True)
-            prefix = isolation.command_prefix(Path(workdir)) if self.use_sandbox else None
-            return judge.judge(sources, checks, command_prefix=prefix, timeout=self.judge_timeout, cwd=workdir), None
+            prefix = (isolation.command_prefix(Path(workdir), overlays=judge.worker_overlays(checks))
+                      if self.use_sandbox else None)
+            return judge.judge(code, checks, command_prefix=prefix, timeout=self.judge_timeout, cwd=workdir,
+                               added=added, seed=self.check_seed, cell_timeout=self.cell_timeout), None
         except Exception as error:  # never credit what could not be verified
             judge_error = f"the isolated judge could not run: {error!r}"
             self.log.error(judge_error)

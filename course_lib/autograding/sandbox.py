@@ -160,6 +160,17 @@ def _hidden_reference_binds() -> list[str]:
     return args
 
 
+def _overlay_binds(read_only: Sequence[Path], overlays: Sequence[tuple[Path, Path]]) -> list[str]:
+    """bwrap arguments mounting each replacement over its original, under every visible alias."""
+    args: list[str] = []
+    for replacement, original in overlays:
+        target = _real(original)
+        for path in read_only:
+            if target.is_relative_to(_real(path)):
+                args += ["--ro-bind", str(replacement), str(path / target.relative_to(_real(path)))]
+    return args
+
+
 def _course_lib_dir() -> Path:
     """The directory of the installed ``course_lib`` package (editable or not)."""
     import course_lib
@@ -238,6 +249,7 @@ def command_prefix(
     *,
     extra_rw: Sequence[Path] = (),
     env: Mapping[str, str] | None = None,
+    overlays: Sequence[tuple[Path, Path]] = (),
 ) -> list[str]:
     """The argv prefix that runs a command isolated, with ``workdir`` as its directory.
 
@@ -258,6 +270,9 @@ def command_prefix(
             (the kernel's connection directory).
         env: further environment variables for the command (the sandbox
             starts from an empty environment plus ``PATH`` and ``BASE_ENV``).
+        overlays: ``(replacement, original)`` pairs: each replacement file or folder is
+            mounted read-only over the original, wherever the original is visible in
+            the sandbox (the judge hides implementations a graded exercise may not run).
 
     Returns:
         The argument list: ``bwrap ... -- prlimit ... -- [setpriv ... --]``.
@@ -297,6 +312,7 @@ def command_prefix(
     for path in read_only:
         args += ["--ro-bind", str(_real(path)), str(path)]
     args += _hidden_reference_binds()
+    args += _overlay_binds(read_only, overlays)
     for path in rw:
         args += ["--bind", str(path), str(path)]
     args += ["--chdir", str(workdir), "--clearenv"]

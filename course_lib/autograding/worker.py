@@ -49,6 +49,9 @@ class Settings:
             skips them: ``check(...)`` only prints that the judge grades it).
         skip_demo_cells: do not run the instructor's demonstration cells (locked, neither
             graded nor solution, after the setup cell); their code is kept, without outputs.
+        check_seed: the seed the judge draws the checks' secret inputs from; ``None`` lets
+            :func:`~course_lib.autograding.pipeline.grade_course` use the course's own
+            (created on its first grading, see ``course_check_seed``).
     """
 
     timeout: int = 30
@@ -56,6 +59,7 @@ class Settings:
     judge_timeout: float | None = None
     isolated_verdict: bool = True
     skip_demo_cells: bool = True
+    check_seed: int | None = None
 
 
 @dataclass
@@ -106,6 +110,8 @@ def nbgrader_config(course: Course, settings: Settings, db_url: str, **course_di
     c.IsolatedVerdict.enabled = settings.isolated_verdict
     c.IsolatedVerdict.use_sandbox = settings.sandbox
     c.IsolatedVerdict.judge_timeout = float(settings.judge_timeout or max(30, 2 * settings.timeout))
+    c.IsolatedVerdict.cell_timeout = float(settings.timeout)
+    c.IsolatedVerdict.check_seed = settings.check_seed
     c.PassingTestStderr.enabled = True
     c.Autograde.autograde_preprocessors = [
         RobustExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputSize,

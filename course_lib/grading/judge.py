@@ -32,6 +32,8 @@ from typing import Any, Iterable
 
 from course_lib.grading import policy, protocol
 from course_lib.grading.checks import REGISTRY
+from course_lib.grading.checks._spec import secret_inputs
+from course_lib.grading.delegation import OPTIMIZER_IMPLEMENTATIONS, Forbidden, stub_overlays, union
 from course_lib.grading.errors import CheckFailed
 from course_lib.grading.protocol import WorkerStopped
 from course_lib.grading.report import Trace
@@ -54,7 +56,8 @@ class WorkerProcess:
     """One worker process speaking the protocol; ``request`` is what RemoteSubject calls."""
 
     def __init__(self, sources: list[str], *, command_prefix: list[str] | None, timeout: float,
-                 cwd: str | None, startup_timeout: float | None = None) -> None:
+                 cwd: str | None, startup_timeout: float | None = None,
+                 forbidden: Forbidden = OPTIMIZER_IMPLEMENTATIONS, cell_timeout: float | None = None) -> None:
         self.timeout = timeout
         startup = max(timeout, 60.0) if startup_timeout is None else startup_timeout
         self.limit = startup
@@ -71,7 +74,8 @@ class WorkerProcess:
         self._next_id = 0
         self.cells: list[dict] = []
         try:
-            self._send({"sources": list(sources)})
+            self._send({"sources": list(sources), "forbidden": forbidden.as_message(),
+                        "cell_timeout": cell_timeout})
             answer = self._receive()
         except WorkerStopped as stopped:
             time.sleep(0.05)
@@ -186,11 +190,17 @@ def _defines(source: str, class_name: str) -> bool:
     return re.search(_CLASS_DEF.format(re.escape(class_name)), source, re.MULTILINE) is not None
 
 
-def class_sources(sources: list[str], class_name: str, graded: Iterable[str]) -> str:
-    """The cells that matter for ``class_name``: all except those defining another graded class."""
+def class_sources(sources: list[str], class_name: str, graded: Iterable[str], added: Iterable[int] = ()) -> str:
+    """The solution cells that matter for ``class_name``: all except those defining another graded class.
+
+    Cells the student added (indices ``added``) run in the worker but are not scanned:
+    a comparison with torch there is honest work, and what runs is policed by
+    :mod:`course_lib.grading.delegation`.
+    """
     others = [name for name in graded if name != class_name]
-    return "\n\n".join(s for s in sources
-                       if _defines(s, class_name) or not any(_defines(s, other) for other in others))
+    skipped = set(added)
+    return "\n\n".join(s for i, s in enumerate(sources) if i not in skipped and (
+        _defines(s, class_name) or not any(_defines(s, other) for other in others)))
 
 
 def _cell_report(cells: list[dict], sources: list[str], class_name: str) -> str:
@@ -221,21 +231,40 @@ def _run_check(check_id: str, class_name: str, worker: WorkerProcess, sources: l
     return Verdict(check_id, True, f"✓ {check_id}: {spec.description}")
 
 
+def forbidden_for(checks: Iterable[tuple[str, str]]) -> Forbidden:
+    """Everything the graded units of ``checks`` may not run (the union over their checks)."""
+    return union([REGISTRY[check_id].forbidden for check_id, _ in checks if check_id in REGISTRY])
+
+
+def worker_overlays(checks: Iterable[tuple[str, str]]) -> tuple:
+    """``(stub, original)`` pairs for the sandbox of the worker that runs ``checks``.
+
+    The stubs stand in for the implementations the graded units may not run, so that
+    no route of the student's code reaches them (:mod:`course_lib.grading.delegation`).
+    """
+    return stub_overlays(forbidden_for(checks))
+
+
 def judge_checks(sources: list[str], checks: list[tuple[str, str]], *,
                  command_prefix: list[str] | None = None, timeout: float = 60.0,
-                 cwd: str | None = None, startup_timeout: float | None = None) -> list[Verdict]:
+                 cwd: str | None = None, startup_timeout: float | None = None,
+                 added: Iterable[int] = (), seed: int | None = None,
+                 cell_timeout: float | None = None) -> list[Verdict]:
     """Like :func:`judge`, but one verdict per ``(check_id, class_name)`` pair, in order.
 
     The same check may appear for several classes (e.g. to grade several
     versions of a class, each under its own name, with one worker).
     ``startup_timeout`` bounds starting the worker and running the cells
-    (default: ``max(timeout, 60)``); if that fails, every remaining check
-    fails with the reason and no new worker is started.
+    (default: ``max(timeout, 60)``, plus ``cell_timeout`` per added cell); if that
+    fails, every remaining check fails with the reason and no new worker is started.
     """
     if not timeout > 0:
         raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
     if startup_timeout is not None and not startup_timeout > 0:
         raise ValueError(f"startup_timeout must be > 0 seconds or None, got {startup_timeout}")
+    added = sorted(set(added))
+    if startup_timeout is None:
+        startup_timeout = max(timeout, 60.0) + (cell_timeout or 0.0) * len(added)
     verdicts: list[Verdict | None] = [None] * len(checks)
     graded = {class_name for _, class_name in checks}
     pending: list[int] = []
@@ -243,11 +272,12 @@ def judge_checks(sources: list[str], checks: list[tuple[str, str]], *,
         if check_id not in REGISTRY:
             verdicts[index] = Verdict(check_id, False, f"unknown check {check_id!r}")
             continue
-        violations = policy.scan(class_sources(sources, class_name, graded), class_name)
+        violations = policy.scan(class_sources(sources, class_name, graded, added), class_name)
         if violations:
             verdicts[index] = Verdict(check_id, False, f"{check_id} failed: " + policy.explain(violations, class_name))
             continue
         pending.append(index)
+    forbidden = forbidden_for(checks)
 
     worker: WorkerProcess | None = None
     restarts = 0
@@ -264,14 +294,16 @@ def judge_checks(sources: list[str], checks: list[tuple[str, str]], *,
                         raise WorkerStopped("it stopped too many times")
                     restarts += 1
                     worker = WorkerProcess(sources, command_prefix=command_prefix, timeout=timeout, cwd=cwd,
-                                            startup_timeout=startup_timeout)
+                                           startup_timeout=startup_timeout, forbidden=forbidden,
+                                           cell_timeout=cell_timeout)
                 except WorkerStopped as stopped:
                     broken = f"while running your solution cells: {stopped}"
                     verdicts[index] = Verdict(check_id, False,
                                               f"{check_id} failed: the grader's worker stopped: {broken}")
                     continue
             try:
-                verdicts[index] = _run_check(check_id, class_name, worker, sources)
+                with secret_inputs(seed):
+                    verdicts[index] = _run_check(check_id, class_name, worker, sources)
             except WorkerStopped as stopped:
                 verdicts[index] = Verdict(check_id, False,
                                           f"{check_id} failed: the grader's worker stopped: {stopped}")
@@ -287,22 +319,48 @@ def judge_checks(sources: list[str], checks: list[tuple[str, str]], *,
 
 
 def judge(sources: list[str], checks: list[tuple[str, str]], *, command_prefix: list[str] | None = None,
-          timeout: float = 60.0, cwd: str | None = None) -> dict[str, Verdict]:
+          timeout: float = 60.0, cwd: str | None = None, **kw: Any) -> dict[str, Verdict]:
     """Grade the classes defined by ``sources`` with the named checks, in a worker process.
 
     Args:
-        sources: the notebook's solution cells, in order.
+        sources: the notebook's solution cells and the code cells the student added, in order.
         checks: ``(check_id, class_name)`` pairs from the (trusted) test cells.
-        command_prefix: the sandbox command to run the worker under (e.g. bwrap ...).
+        command_prefix: the sandbox command to run the worker under (e.g. bwrap ...), with
+            :func:`worker_overlays` mounted.
         timeout: seconds each check may wait for the worker's answers in all
             (starting the worker and running the cells get ``max(timeout, 60)``).
         cwd: working directory of the worker.
+        **kw: ``added`` (indices of the cells the student added: run, not scanned),
+            ``seed`` (the grading seed of the secret inputs; None for the public ones),
+            ``cell_timeout`` (seconds each cell may run in the worker), ``startup_timeout``.
 
     Returns:
         One :class:`Verdict` per check id.
     """
-    verdicts = judge_checks(sources, checks, command_prefix=command_prefix, timeout=timeout, cwd=cwd)
+    verdicts = judge_checks(sources, checks, command_prefix=command_prefix, timeout=timeout, cwd=cwd, **kw)
     return {verdict.check_id: verdict for verdict in verdicts}
+
+
+def graded_sources(nb: Any) -> tuple[list[str], list[int]]:
+    """The code cells the judge's worker runs, and which of them the student added.
+
+    The worker runs the solution cells and the code cells the student added (cells
+    without nbgrader metadata), in notebook order, so that a helper defined in an added
+    cell is there when the graded class calls it; the release's own demonstration and
+    test cells stay out.
+    """
+    sources: list[str] = []
+    added: list[int] = []
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader") or {}
+        if meta.get("solution") is True:
+            sources.append(cell.get("source", ""))
+        elif not meta.get("grade_id"):
+            added.append(len(sources))
+            sources.append(cell.get("source", ""))
+    return sources, added
 
 
 def find_checks(source: str) -> list[tuple[str, str]]:
@@ -325,15 +383,13 @@ def find_checks(source: str) -> list[tuple[str, str]]:
 
 
 def judge_notebook(nb: Any, test_cell_sources: list[str], **kw: Any) -> dict[str, Verdict]:
-    """Judge a submitted notebook: its solution cells against the checks of trusted test cells.
+    """Judge a submitted notebook: its solution (and added) cells against the checks of trusted test cells.
 
     Args:
-        nb: the notebook (``nbformat.NotebookNode``); cells whose metadata has
-            ``nbgrader.solution == True`` are the sources.
+        nb: the notebook (``nbformat.NotebookNode``); see :func:`graded_sources`.
         test_cell_sources: the test cells' sources as released (from the gradebook).
         **kw: passed to :func:`judge`.
     """
-    sources = [cell.source for cell in nb.cells
-               if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("solution") is True]
+    sources, added = graded_sources(nb)
     checks = [pair for source in test_cell_sources for pair in find_checks(source)]
-    return judge(sources, checks, **kw)
+    return judge(sources, checks, added=added, **kw)

@@ -265,6 +265,14 @@ class RemoteSubject(Subject):
         message = {"op": op}
         message.update(fields)
         answer = self.connection.request(message)
+        refused = answer.get("refused")
+        if refused:
+            names = [str(what)[:200] for what in refused] if type(refused) is list else ["?"]
+            self.trace.fail(f"your code ran {' and '.join(dict.fromkeys(names[:5]))}: someone else's "
+                            "implementation of this exercise, which earns no points",
+                            hint="implement the update yourself with tensor operations; torch's "
+                                 "optimizers, schedulers and clipping functions are not available "
+                                 "while your work is graded")
         if answer.get("ok") is True:
             try:
                 return protocol.decode(answer.get("value", {"t": "none"}))

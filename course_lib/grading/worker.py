@@ -5,19 +5,23 @@ Started by :func:`course_lib.grading.judge.judge` as
 reads JSON lines on stdin and writes JSON lines on stdout
 (:mod:`course_lib.grading.protocol`):
 
-1. ``{"sources": [cell, ...]}``: execute the cells in order in a fresh
-   namespace that already holds ``torch``, ``np``, ``math`` and the usual
-   ``typing`` names; answer ``{"cells": [{"ok": bool, "error": str}, ...]}``
+1. ``{"sources": [cell, ...], "forbidden": {...}, "cell_timeout": s}``: make
+   what the exercise forbids unusable (:mod:`course_lib.grading.delegation`),
+   then execute the cells in order in a fresh namespace that already holds
+   ``torch``, ``np``, ``math`` and the usual ``typing`` names, each for at most
+   ``cell_timeout`` seconds; answer ``{"cells": [{"ok": bool, "error": str}, ...]}``
    (an error in one cell does not stop the others).
 2. ``{"id": n, "op": ..., ...}``: one subject request (``new``, ``set_grads``,
    ``call``, ``params``, ``grads``, ``get_attr``, ``set_attr``); answer
    ``{"id": n, "ok": true, "value": ...}`` or ``{"id": n, "ok": false,
-   "error": {"kind": "student" | "missing" | "request", ...}}``.
+   "error": {"kind": "student" | "missing" | "request", ...}}``, plus
+   ``"refused": [what, ...]`` when the request ran into a forbidden implementation.
 
 Before the first student cell runs, the worker keeps the protocol streams to
-itself (students' prints go to stderr, stdin reads as empty) and poisons what a
-graded solution must not use: ``course_lib`` (the reference solutions),
-``torch.optim`` (and ``lr_scheduler``) and ``torch.nn.utils.clip_grad_*``.
+itself (students' prints go to stderr, stdin reads as empty), makes the fused
+optimizer kernels refuse and poisons what a graded solution must not use:
+``course_lib`` (the reference solutions) and the exercise's forbidden modules
+(inside the sandbox those are already stubs without their implementation).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import importlib.abc
 import linecache
 import math
 import os
+import signal
 import sys
 import types
 import typing
@@ -35,10 +40,9 @@ import numpy as np
 import torch
 import torch.nn.utils
 
-from course_lib.grading import protocol
+from course_lib.grading import delegation, protocol
 from course_lib.grading.subjects import Instances, StudentCodeError
 
-_BLOCKED_PREFIXES = ("course_lib", "torch.optim")
 _CLIP_FUNCTIONS = ("clip_grad_norm_", "clip_grad_norm", "clip_grad_value_",
                    "get_total_norm", "clip_grads_with_norm_")
 
@@ -51,24 +55,36 @@ def _blocked_message(name: str) -> str:
     if name.startswith("course_lib"):
         return (f"{name} is not available to graded code: the course library holds the "
                 "reference solutions; write the exercise yourself")
-    return (f"{name} is not available to graded code: the exercise is to implement the "
-            "update yourself, without torch.optim or torch.optim.lr_scheduler")
+    return (f"{name} is not available to graded code: it is someone else's implementation of "
+            "this exercise; write it yourself")
+
+
+def _inside(name: str, roots: tuple[str, ...]) -> bool:
+    return any(name == root or name.startswith(root + ".") for root in roots)
 
 
 class _PoisonedModule(types.ModuleType):
     def __getattr__(self, attribute: str) -> typing.NoReturn:
+        if not attribute.startswith("__"):
+            delegation.refusals_so_far().append(f"{self.__name__}.{attribute}")
         raise GradingPolicyError(_blocked_message(self.__name__))
 
 
 class _BlockingFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, roots: tuple[str, ...]) -> None:
+        self.roots = roots
+
     def find_spec(self, fullname, path=None, target=None):  # noqa: ANN001
-        if fullname.split(".")[0] == "course_lib" or fullname.startswith("torch.optim"):
+        if _inside(fullname, self.roots):
+            if not fullname.startswith("course_lib"):
+                delegation.refusals_so_far().append(fullname)
             raise GradingPolicyError(_blocked_message(fullname))
         return None
 
 
 def _forbidden_clip(name: str):
     def forbidden(*args, **kwargs):  # noqa: ANN002, ANN003
+        delegation.refusals_so_far().append(f"torch.nn.utils.{name}")
         raise GradingPolicyError(
             f"torch.nn.utils.{name} is not available to graded code: "
             "compute the norm and clip the gradients yourself")
@@ -76,21 +92,25 @@ def _forbidden_clip(name: str):
     return forbidden
 
 
-def poison() -> None:
-    """Make the reference library and the PyTorch versions of the exercises unusable."""
-    for name in list(sys.modules):
-        if name == "course_lib" or name.startswith("course_lib."):
-            del sys.modules[name]
-        elif name == "torch.optim" or name.startswith("torch.optim."):
-            sys.modules[name] = _PoisonedModule(name)
-    sys.meta_path.insert(0, _BlockingFinder())
-    torch.optim = sys.modules["torch.optim"]
-    for module in (torch.nn.utils, sys.modules.get("torch.nn.utils.clip_grad")):
-        if module is None:
-            continue
+def poison(modules: tuple[str, ...] = delegation.OPTIMIZER_IMPLEMENTATIONS.modules) -> None:
+    """Make the reference library and the forbidden modules unusable from now on.
+
+    Inside the sandbox the forbidden modules are already stubs with no implementation
+    (:mod:`course_lib.grading.delegation`); this also covers a worker run without it.
+    """
+    roots = ("course_lib",) + tuple(modules)
+    if "torch.nn.utils.clip_grad" in modules:
         for function in _CLIP_FUNCTIONS:
-            if hasattr(module, function):
-                setattr(module, function, _forbidden_clip(function))
+            if hasattr(torch.nn.utils, function):
+                setattr(torch.nn.utils, function, _forbidden_clip(function))
+    for name in list(sys.modules):
+        if _inside(name, ("course_lib",)):
+            del sys.modules[name]
+        elif _inside(name, tuple(modules)):
+            sys.modules[name] = _PoisonedModule(name)
+    sys.meta_path.insert(0, _BlockingFinder(roots))
+    if "torch.optim" in sys.modules:
+        torch.optim = sys.modules["torch.optim"]
 
 
 def fresh_namespace() -> dict:
@@ -111,9 +131,19 @@ def strip_magics(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_cells(sources: list, namespace: dict) -> list[dict]:
-    """Execute each cell; report per cell whether it raised."""
+class CellTimeout(BaseException):
+    """A solution cell ran longer than the cell time limit."""
+
+
+def _alarm(signum, frame):  # noqa: ANN001
+    raise CellTimeout("the cell ran longer than the time limit of one cell")
+
+
+def run_cells(sources: list, namespace: dict, cell_timeout: float | None = None) -> list[dict]:
+    """Execute each cell (for at most ``cell_timeout`` seconds); report per cell whether it raised."""
     results = []
+    if cell_timeout:
+        signal.signal(signal.SIGALRM, _alarm)
     for number, source in enumerate(sources, start=1):
         if type(source) is not str:
             results.append({"ok": False, "error": "not a string"})
@@ -122,7 +152,12 @@ def run_cells(sources: list, namespace: dict) -> list[dict]:
         text = strip_magics(source)
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
         try:
-            exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - sandboxed student code
+            if cell_timeout:
+                signal.setitimer(signal.ITIMER_REAL, cell_timeout)
+            try:
+                exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - sandboxed student code
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
             results.append({"ok": True, "error": ""})
         except BaseException as error:  # noqa: BLE001 - report and go on
             failure = StudentCodeError(f"cell {number}", error)
@@ -133,9 +168,10 @@ def run_cells(sources: list, namespace: dict) -> list[dict]:
 class Server:
     """Answers subject requests against the namespace the cells defined."""
 
-    def __init__(self, namespace: dict) -> None:
+    def __init__(self, namespace: dict, refusals: list | None = None) -> None:
         self.namespace = namespace
         self.instances = Instances(self._resolve, catch=(BaseException,))
+        self.refusals = refusals if refusals is not None else []
 
     def _resolve(self, name: str):
         value = self.namespace.get(name)
@@ -144,6 +180,13 @@ class Server:
         return value
 
     def handle(self, message: dict) -> dict:
+        answer = self._answer(message)
+        if self.refusals:
+            answer["refused"] = [str(what)[:200] for what in self.refusals[:20]]
+            del self.refusals[:]
+        return answer
+
+    def _answer(self, message: dict) -> dict:
         op = message.get("op")
         try:
             value = self._dispatch(op, message)
@@ -200,10 +243,18 @@ def main() -> None:
     sources = first.get("sources")
     if type(sources) is not list:
         raise SystemExit("the first message must carry the cell sources")
-    poison()
+    forbidden = first.get("forbidden")
+    if type(forbidden) is not dict:
+        forbidden = delegation.OPTIMIZER_IMPLEMENTATIONS.as_message()
+    refusals = delegation.refusals_so_far()
+    delegation.refuse_native_ops([str(n) for n in forbidden.get("native_ops", [])], refusals)
+    poison(tuple(str(m) for m in forbidden.get("modules", [])))
     namespace = fresh_namespace()
-    send({"cells": run_cells(sources, namespace)})
-    server = Server(namespace)
+    timeout = first.get("cell_timeout")
+    cells = run_cells(sources, namespace, float(timeout) if type(timeout) in (int, float) and timeout > 0 else None)
+    del refusals[:]  # what the cells ran on their own (a comparison, say) is no part of a check
+    send({"cells": cells})
+    server = Server(namespace, refusals)
     while True:
         line = protocol_in.readline(protocol.MAX_LINE_BYTES + 1)
         if not line:

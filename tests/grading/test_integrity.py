@@ -213,7 +213,8 @@ def test_fake_output_subclasses_and_hidden_imports_fail() -> None:
                            timeout=30)
     reference, clip = results[4], results[5]
     assert not reference.passed and "course_lib is not available to graded code" in reference.message
-    assert not clip.passed and "clip_grad_norm_ is not available to graded code" in clip.message
+    assert not clip.passed and "ran torch.nn.utils.clip_grad_norm_" in clip.message
+    assert "someone else's implementation" in clip.message
     verdicts = {v.check_id: v for v in results[:4]}
     assert not verdicts["projections.soft_threshold"].passed
     assert "differs from the expected values" in verdicts["projections.soft_threshold"].message
@@ -221,7 +222,7 @@ def test_fake_output_subclasses_and_hidden_imports_fail() -> None:
     grad_norm = verdicts["clipping.grad_norm"]
     assert not grad_norm.passed and "must return a number" in grad_norm.message and "AlwaysEqual" in grad_norm.message
     sneaky = verdicts["adam.first_step"]
-    assert not sneaky.passed and "torch.optim is not available to graded code" in sneaky.message, sneaky.message
+    assert not sneaky.passed and "ran torch.optim.Adam" in sneaky.message, sneaky.message
 
 
 SLEEPS = sgd("        import time\n        while True:\n            time.sleep(1)\n")

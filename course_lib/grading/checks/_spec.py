@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from course_lib.grading.delegation import OPTIMIZER_IMPLEMENTATIONS, Forbidden
 from course_lib.grading.report import PARAM_TOLERANCE, describe_param, expect_close_array
 from course_lib.grading.subjects import Subject
 
@@ -21,17 +23,47 @@ class CheckSpec:
         class_name: the graded class the check drives.
         description: what a pass means, printed after ``✓ <check_id>:``.
         func: ``func(subject)`` runs the check; raises CheckFailed on a mismatch.
+        forbidden: the implementations the graded unit may not run while the judge
+            grades it (someone else's implementation of the exercise).
     """
 
     check_id: str
     class_name: str
     description: str
     func: Callable[[Subject], None]
+    forbidden: Forbidden = OPTIMIZER_IMPLEMENTATIONS
+
+
+#: the seed of the secret inputs while the judge grades (None: the public inputs)
+_secret_seed: int | None = None
+
+
+@contextlib.contextmanager
+def secret_inputs(seed: int | None) -> Iterator[None]:
+    """Draw every check's random problems from ``seed`` inside the block.
+
+    The public inputs (no seed) are what a student runs in the notebook and in
+    Validate; the grader passes a seed created when grading starts, which no
+    student can see, so answers recorded against the public inputs are worth nothing.
+    """
+    global _secret_seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    previous, _secret_seed = _secret_seed, seed
+    try:
+        yield
+    finally:
+        _secret_seed = previous
 
 
 def rng_for(check_id: str) -> np.random.Generator:
-    """A generator seeded from the check id: the same problems every run."""
-    return np.random.default_rng(zlib.crc32(check_id.encode("utf-8")))
+    """The generator a check draws its problems from.
+
+    Seeded from the check id alone for the public inputs (the same problems every
+    run), and from the check id and the grading seed inside :func:`secret_inputs`.
+    """
+    key = zlib.crc32(check_id.encode("utf-8"))
+    return np.random.default_rng(key if _secret_seed is None else [key, _secret_seed])
 
 
 def random_arrays(rng: np.random.Generator, shapes: Sequence[tuple], dtype: str,
