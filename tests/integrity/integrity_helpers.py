@@ -6,9 +6,51 @@ import subprocess
 import sys
 from pathlib import Path
 
+import importlib.util
+import json
+
 from course_lib.autograding.sandbox import SandboxConfig, command_prefix
+from course_lib.grading import CheckFailed
+from course_lib.grading.checks import REGISTRY
+from course_lib.grading.checks._spec import secret_inputs
+from course_lib.grading.judge import find_checks
+from course_lib.grading.subjects import LocalSubject
+from course_lib.grading.report import Trace
 
 REPO = Path(__file__).resolve().parents[2]
+#: the grading seed of the integrity batches: fixed, so that exact scores can be asserted,
+#: and not the public inputs (no seed), so that the batches grade as a course does
+GRADING_SEED = 20261129
+
+
+def load_fixture_class(path: Path, class_name: str) -> type:
+    """The class a fixture file defines (imported under a private module name)."""
+    spec = importlib.util.spec_from_file_location(f"integrity_fixture_{path.parent.name}_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, class_name)
+
+
+def failing_cells(assignment: str, fixture: Path, class_name: str, seed: int = GRADING_SEED) -> set[str]:
+    """The graded cells of ``assignment`` whose check ``fixture``'s class fails with ``seed``.
+
+    Computed in this process (the checks are the same functions the judge runs), so a
+    batch test can assert a wrong student's exact score under that seed.
+    """
+    cls = load_fixture_class(fixture, class_name)
+    failing = set()
+    for path in (REPO / "solutions" / assignment).glob("*.ipynb"):
+        for cell in json.loads(path.read_text())["cells"]:
+            meta = cell["metadata"].get("nbgrader", {})
+            if not (meta.get("grade") and meta.get("points")):
+                continue
+            for check_id, _ in find_checks("".join(cell["source"])):
+                try:
+                    with secret_inputs(seed):
+                        REGISTRY[check_id].func(LocalSubject(cls, Trace(check_id)))
+                except (CheckFailed, NotImplementedError):
+                    failing.add(meta["grade_id"])
+    return failing
 
 
 def run_sandboxed(

@@ -22,7 +22,7 @@ import pytest
 from integrity.hostile_submissions import (
     BATCH_ATTACKS, cheating_attacks, combined_machine_attack, machine_attacks,
 )
-from integrity.integrity_helpers import REPO
+from integrity.integrity_helpers import GRADING_SEED, REPO, failing_cells
 
 pytest.importorskip("course_lib.autograding.pipeline", reason="the autograding pipeline is not there yet")
 from course_lib.autograding import scratch  # noqa: E402
@@ -35,10 +35,8 @@ FIXTURES = REPO / "tests" / "fixtures" / "implementations" / ASSIGNMENT
 #: the honest wrong student: eps inside the square root (a classic slip)
 HONEST_WRONG = FIXTURES / "wrong_eps_inside_sqrt.py"
 HONEST_CORRECT = FIXTURES / "correct_in_place.py"
-#: the graded cells that see eps inside the root (at float64 tolerances even eps = 1e-8 shows)
-# Visible tests (test_eps) carry 0 points and so cannot be "lost": only hidden cells count.
-EPS_CELLS = {"hidden_large_eps", "hidden_first_step", "hidden_matches_torch",
-             "hidden_shared_timestep"}
+#: the graded cells that see eps inside the root with the batch's seed (always the large-eps one)
+EPS_CELLS = failing_cells(ASSIGNMENT, HONEST_WRONG, "AdamOptimizer") if HONEST_WRONG.exists() else set()
 
 pytestmark = pytest.mark.usefixtures("sandbox_available")
 
@@ -124,7 +122,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory, host_server: int) -> dict[st
     source = root / "source"
     shutil.copytree(REPO / "solutions" / ASSIGNMENT, source / ASSIGNMENT)
     course = scratch.new_course(root / "course", source=source)
-    settings = Settings(timeout=30, sandbox=True)
+    settings = Settings(timeout=30, sandbox=True, check_seed=GRADING_SEED)
     # Submissions start from the source notebook: nbgrader restores every test cell from the
     # gradebook, so what a submission holds in its test cells does not matter. This saves a
     # pipeline run to generate the student version first.
@@ -158,6 +156,7 @@ def test_honest_wrong_student_loses_exactly_the_cells_that_see_eps(batch: dict[s
     wrong = batch["honest_wrong"]
     assert wrong.status == "graded", wrong.reason
     lost = {cell for cell, score in wrong.scores.items() if score < wrong.max_scores[cell]}
+    assert "hidden_large_eps" in EPS_CELLS
     assert lost == EPS_CELLS, (lost, wrong.outputs[-3000:])
 
 
