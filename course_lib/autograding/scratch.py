@@ -74,6 +74,37 @@ def with_class(nb: NotebookNode, class_name: str, code: str) -> NotebookNode:
     raise ValueError(f"class_name must name a class defined in a solution cell, got {class_name!r}")
 
 
+#: in an implementation file, the line that starts a cell the student added before the class
+ADDED_CELL_MARK = "# %% added cell"
+
+
+def with_implementation(nb: NotebookNode, code: str) -> NotebookNode:
+    """A copy of ``nb`` holding an implementation file as a student would submit it.
+
+    The file's first class replaces the solution cell that defines it. A part that starts
+    with the line ``# %% added cell`` (and runs to the next ``# %%`` line) becomes a code
+    cell of its own, without nbgrader metadata, inserted before that solution cell: a
+    helper the student wrote in a cell of their own.
+    """
+    added, kept, part = [], [], None
+    for line in code.splitlines(keepends=True):
+        if line.strip() == ADDED_CELL_MARK:
+            part = []
+            added.append(part)
+        elif line.startswith("# %%"):
+            part = None
+        elif part is not None:
+            part.append(line)
+        else:
+            kept.append(line)
+    class_code = "".join(kept)
+    nb = with_class(nb, defined_classes(class_code)[0], class_code)
+    index = next(i for i, c in enumerate(nb.cells) if _is_solution(c) and c.source == class_code)
+    for lines in reversed(added):
+        nb.cells.insert(index, nbformat.v4.new_code_cell("".join(lines).strip() + "\n"))
+    return nb
+
+
 def release_notebook(course: Course, assignment: str) -> tuple[str, NotebookNode]:
     """``(notebook name, student version)`` of an assignment's (first) notebook.
 

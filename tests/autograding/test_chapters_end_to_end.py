@@ -40,9 +40,7 @@ def grade_chapters(root: Path, full: bool):
         filled = scratch.filled(release, scratch.source_notebook(course, assignment, name))
         submissions = {"blank": release, "filled": filled}
         for path in implementations(assignment, full):
-            code = path.read_text()
-            classes = scratch.defined_classes(code)
-            submissions[path.stem] = scratch.with_class(filled, classes[0], code)
+            submissions[path.stem] = scratch.with_implementation(filled, path.read_text())
         for student, nb in submissions.items():
             scratch.submit(course, student, assignment, nb, f"{name}.ipynb")
             cases[(student, assignment)] = nb

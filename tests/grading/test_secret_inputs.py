@@ -1,0 +1,64 @@
+"""The checks' inputs: public in the notebook, drawn from the course's secret seed when graded."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from course_lib.autograding import scratch
+from course_lib.autograding.pipeline import course_check_seed
+from course_lib.grading.checks import REGISTRY
+from course_lib.grading.checks._spec import rng_for, secret_inputs
+from course_lib.grading.report import Trace
+from course_lib.grading.subjects import LocalSubject
+from grading.grading_helpers import FIXTURES, load_class
+
+
+def test_public_inputs_are_the_same_every_time_and_secret_ones_differ() -> None:
+    public = rng_for("adam.first_step").standard_normal(4)
+    assert (rng_for("adam.first_step").standard_normal(4) == public).all()
+    with secret_inputs(7):
+        seven = rng_for("adam.first_step").standard_normal(4)
+    with secret_inputs(8):
+        eight = rng_for("adam.first_step").standard_normal(4)
+    with secret_inputs(7):
+        assert (rng_for("adam.first_step").standard_normal(4) == seven).all()
+    assert not (seven == public).any() and not (seven == eight).any()
+    assert (rng_for("adam.first_step").standard_normal(4) == public).all(), "the seed must not leak out"
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "3"])
+def test_a_bad_seed_is_refused(seed) -> None:
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        with secret_inputs(seed):
+            pass
+
+
+def test_the_course_seed_is_private_kept_and_rotated(tmp_path) -> None:
+    course = scratch.new_course(tmp_path / "course", source=tmp_path / "source")
+    seed = course_check_seed(course)
+    path = course.state_dir / "check_seed"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert course_check_seed(course) == seed
+    rotated = course_check_seed(course, new=True)
+    assert rotated != seed and course_check_seed(course) == rotated
+
+
+def test_schedule_checks_ask_for_settings_drawn_from_the_seed() -> None:
+    """A schedule takes no random array: the drawn settings are what a replay table cannot know."""
+    asked: dict[int | None, set] = {}
+    correct = load_class(FIXTURES / "03_lr_schedules" / "correct_math.py")
+    for seed in (None, 1):
+        seen = asked.setdefault(seed, set())
+
+        class Spy(correct):
+            def __init__(self, base_lr, warmup_steps=0, total_steps=1000):
+                super().__init__(base_lr, warmup_steps, total_steps)
+                seen.add((base_lr, warmup_steps, total_steps))
+
+        with secret_inputs(seed):
+            for check_id, spec in REGISTRY.items():
+                if spec.class_name == "LRScheduler":
+                    spec.func(LocalSubject(Spy, Trace(check_id)))
+    assert asked[None] - asked[1] and asked[1] - asked[None]
