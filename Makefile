@@ -42,7 +42,7 @@ student: $(STAMP)
 	$(BIN)/python -m course_lib.release
 
 autograde: $(STAMP)
-	$(BIN)/python -m course_lib.autograding
+	$(BIN)/python -m course_lib.autograding $(ARGS)
 
 grade-demo: $(STAMP)
 	$(BIN)/python -m course_lib.autograding.demo
