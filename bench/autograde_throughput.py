@@ -1,18 +1,30 @@
-"""Autograding throughput: notebooks per minute of the whole pipeline on generated submissions.
+"""Autograding throughput, paired: this course's pipeline and stock nbgrader on the same notebooks.
 
-    python bench/autograde_throughput.py [--n 40] [--jobs CPUS] [--timeout 60] [--no-sandbox]
+    python bench/autograde_throughput.py [--n 20] [--jobs CPUS] [--rounds 2] [--timeout 60]
+                                         [--no-sandbox] [--no-stock]
 
-Builds a scratch course (graders/.scratch/bench) with N submissions spread over the five
-chapters (every chapter's student version with its solution cells filled; every other one
-with its solution cells left blank), grades them with ``--jobs`` workers (autograde with the
-isolated judge, feedback, grades.csv) and prints notebooks per minute, seconds per notebook and
-whether the filled submissions got full marks and the blank ones 0.
-Not part of ``make test``; ``make bench`` runs it.
+Builds two scratch courses (graders/.scratch/bench) holding the same N submissions spread
+over the chapters (every chapter's student version with its solution cells filled; every
+other one with its solution cells left blank), then, ``--rounds`` times and alternating so
+that both see the same machine load, grades every submission
+
+- with the pipeline (``make autograde``: sandbox, isolated judge, feedback, grades.csv,
+  ``--jobs`` worker processes), and
+- with stock ``nbgrader autograde <assignment> --force``, one assignment after another
+  (nbgrader's own configuration: the checks run in the notebook's kernel, no sandbox).
+
+It prints, for each, notebooks per minute and CPU-seconds per notebook (this process and
+every child process, kernels and sandboxes included: ``getrusage``), the best round of
+each, their ratio, and whether the pipeline gave the filled submissions full marks and the
+blank ones 0. Not part of ``make test``; ``make bench`` runs it.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,17 +36,63 @@ from course_lib.autograding.cli import GRADERS  # noqa: E402
 from course_lib.autograding.pipeline import grade_course  # noqa: E402
 from course_lib.autograding.worker import Settings  # noqa: E402
 
+STOCK_CONFIG = """\
+c = get_config()
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.course_id = "optim-course"
+c.CourseDirectory.source_directory = {source!r}
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
+c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
+c.Execute.timeout = {timeout}
+"""
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of every child process waited for so far."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def measured(run) -> tuple[float, float]:
+    """``(wall seconds, CPU seconds)`` of ``run()``."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    run()
+    return time.perf_counter() - wall, cpu_seconds() - cpu
+
+
+def nbgrader(root: Path, *args: str) -> None:
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=ERROR"], cwd=root, env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def stock_course(root: Path, chapters: list[str], timeout: int) -> Path:
+    """A plain nbgrader course grading the same assignments, recorded in its own gradebook."""
+    root.mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text(
+        STOCK_CONFIG.format(root=str(root), source=str(scratch.SOLUTIONS), timeout=timeout))
+    for assignment in chapters:
+        nbgrader(root, "generate_assignment", assignment, "--force")
+    return root
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=40, help="submissions to grade (default 40)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="worker processes (default: CPUs)")
+    parser.add_argument("--n", type=int, default=20, help="submissions to grade (default 20)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="pipeline worker processes (default: CPUs)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of each (default 2)")
     parser.add_argument("--timeout", type=int, default=60, help="seconds per cell")
     parser.add_argument("--no-sandbox", action="store_true", help="grade without the sandbox")
+    parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader")
     parser.add_argument("--root", type=Path, default=GRADERS / ".scratch" / "bench")
     args = parser.parse_args()
-    if args.n < 1 or args.jobs < 1:
-        parser.error(f"--n and --jobs must be >= 1, got {args.n} and {args.jobs}")
+    for name in ("n", "jobs", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     chapters = [a for a in scratch.chapters() if any((scratch.NOTEBOOKS / a).glob("*.ipynb"))]
     if not chapters:
         print("no chapter has a student version in notebooks/: run `make student` first")
@@ -42,7 +100,7 @@ def main() -> int:
     sandbox = isolation.sandbox_status()[0] and not args.no_sandbox
 
     scratch.reset(args.root)
-    course = scratch.new_course(args.root)
+    course = scratch.new_course(args.root / "project")
     settings = Settings(timeout=args.timeout, sandbox=sandbox)
     grade_course(course, settings, jobs=1, log=lambda _: None)  # record the assignments (not timed)
     variants = {}
@@ -50,32 +108,48 @@ def main() -> int:
         name, release = scratch.release_notebook(course, assignment)
         variants[assignment] = (name, scratch.filled(release, scratch.source_notebook(course, assignment, name)),
                                 release)
+    filled = set()
     for i in range(args.n):
         assignment = chapters[i % len(chapters)]
-        name, filled, blank = variants[assignment]
-        scratch.submit(course, f"student{i:03d}", assignment, filled if (i // len(chapters)) % 2 == 0 else blank,
-                       f"{name}.ipynb")
-    start = time.perf_counter()
-    report = grade_course(course, settings, jobs=args.jobs, log=lambda _: None)
-    seconds = time.perf_counter() - start
-    statuses = {}
-    for result in report.results:
-        statuses[result.status] = statuses.get(result.status, 0) + 1
-    per_notebook = sorted(r.seconds for r in report.results)
-    print(f"autograde throughput: {args.n} notebooks ({len(chapters)} chapters), jobs={args.jobs}, "
-          f"sandbox={'on' if sandbox else 'off'}, cpus={os.cpu_count()}")
-    print(f"  wall time           {seconds:8.1f} s")
-    print(f"  notebooks / minute  {60 * args.n / seconds:8.1f}")
-    print(f"  seconds / notebook  {seconds / args.n:8.2f} (wall)   median per worker: "
-          f"{per_notebook[len(per_notebook) // 2]:.1f} s")
-    print(f"  statuses            {statuses}")
-    filled = {f"student{i:03d}" for i in range(args.n) if (i // len(chapters)) % 2 == 0}
+        name, full, blank = variants[assignment]
+        student = f"student{i:03d}"
+        if (i // len(chapters)) % 2 == 0:
+            filled.add(student)
+        scratch.submit(course, student, assignment, full if student in filled else blank, f"{name}.ipynb")
+    stock = None
+    if not args.no_stock:
+        stock = stock_course(args.root / "stock", chapters, args.timeout)
+        shutil.copytree(course.submitted, stock / "submitted")
+
+    runs: dict[str, list[tuple[float, float]]] = {"pipeline": [], "stock nbgrader": []}
+    report = None
+    for _ in range(args.rounds):
+        def pipeline() -> None:
+            nonlocal report
+            report = grade_course(course, settings, jobs=args.jobs, force=True, log=lambda _: None)
+        runs["pipeline"].append(measured(pipeline))
+        if stock is not None:
+            runs["stock nbgrader"].append(measured(
+                lambda: [nbgrader(stock, "autograde", a, "--force") for a in chapters]))
+
+    print(f"autograde throughput: {args.n} notebooks ({len(chapters)} chapters), pipeline jobs={args.jobs}, "
+          f"sandbox={'on' if sandbox else 'off'}, cpus={os.cpu_count()}, rounds={args.rounds} (alternating)")
+    best = {}
+    for tool, measures in runs.items():
+        if not measures:
+            continue
+        wall, cpu = min(measures)
+        best[tool] = 60 * args.n / wall
+        print(f"  {tool:15s} {best[tool]:6.1f} notebooks/min  {cpu / args.n:5.2f} CPU-s/notebook  "
+              f"(best of {len(measures)}; every round: "
+              + ", ".join(f"{60 * args.n / w:.1f}/min {c / args.n:.2f} CPU-s" for w, c in measures) + ")")
+    if len(best) == 2:
+        print(f"  ratio           {best['pipeline'] / best['stock nbgrader']:6.2f} x stock nbgrader's rate")
     submitted = {(f"student{i:03d}", chapters[i % len(chapters)]) for i in range(args.n)}
     rows = [r for r in report.rows if (r["student_id"], r["assignment"]) in submitted]
     full = sum(1 for r in rows if r["student_id"] in filled and float(r["score"]) == float(r["max_score"]) > 0)
     zero = sum(1 for r in rows if r["student_id"] not in filled and float(r["score"]) == 0)
-    print(f"  scores              filled with full marks {full}/{len(filled)}, "
-          f"blank with 0 {zero}/{args.n - len(filled)}")
+    print(f"  pipeline scores filled with full marks {full}/{len(filled)}, blank with 0 {zero}/{args.n - len(filled)}")
     return 0
 
 

@@ -66,8 +66,21 @@ def load_judge() -> ModuleType | None:
 
 
 def graded_sources(nb) -> tuple[list[str], list[int]]:  # noqa: ANN001
-    """The code cells the judge's worker runs (solution cells and cells the student added)."""
-    return load_judge().graded_sources(nb)
+    """The code cells the judge's worker runs (solution cells and cells the student added).
+
+    Returns ``(sources, indices of the added cells)``; a judge that does not say which
+    cells it runs gets the solution cells alone.
+    """
+    judge = load_judge()
+    if judge is not None and hasattr(judge, "graded_sources"):
+        return judge.graded_sources(nb)
+    return [c.source for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution") is True], []
+
+
+def worker_overlays(judge: ModuleType, checks: list[tuple[str, str]]) -> tuple:
+    """What the judge mounts over forbidden implementations in its worker's sandbox (none if it says none)."""
+    return tuple(judge.worker_overlays(checks)) if hasattr(judge, "worker_overlays") else ()
 
 
 def find_checks(source: str) -> list[tuple[str, str]]:

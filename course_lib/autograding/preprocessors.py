@@ -244,7 +244,7 @@ class IsolatedVerdict(NbGraderPreprocessor):
         code, added = sources
         try:
             Path(workdir).mkdir(parents=True, exist_ok=True)
-            prefix = (isolation.command_prefix(Path(workdir), overlays=judge.worker_overlays(checks))
+            prefix = (isolation.command_prefix(Path(workdir), overlays=isolation.worker_overlays(judge, checks))
                       if self.use_sandbox else None)
             return judge.judge(code, checks, command_prefix=prefix, timeout=self.judge_timeout, cwd=workdir,
                                added=added, seed=self.check_seed, cell_timeout=self.cell_timeout), None
