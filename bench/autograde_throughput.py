@@ -66,8 +66,10 @@ def measured(run) -> tuple[float, float]:
 
 def nbgrader(root: Path, *args: str) -> None:
     env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=ERROR"], cwd=root, env=env,
-                   check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=ERROR"], cwd=root, env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed: {done.stderr[-2000:]}")
 
 
 def stock_course(root: Path, chapters: list[str], timeout: int) -> Path:
