@@ -23,11 +23,11 @@ from nbgrader.preprocessors import (
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
-from . import isolation
+from . import feedback_html, isolation, safefs
 from .course import Course
-from . import feedback_html, safefs
 from .preprocessors import (
-    DISK_BUDGET_ERROR, TIME_BUDGET_ERROR, HideHiddenTests, IsolatedVerdict, LimitOutputSize, PassingTestStderr, RobustExecute, SanitizeFeedback,
+    DISK_BUDGET_ERROR, TIME_BUDGET_ERROR, HideHiddenTests, IsolatedVerdict, LimitOutputSize, PassingTestStderr,
+    RobustExecute, SanitizeFeedback,
 )
 from .repair import SubmissionError, locate_notebooks, read_notebook, restore_metadata
 

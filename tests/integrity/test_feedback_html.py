@@ -71,7 +71,8 @@ def test_sanitize_feedback_keeps_verdicts_and_drops_active_outputs():
         new_output("display_data", data={"image/png": '" onerror="alert(1)', "text/html": "<b onclick=x>b</b>"}),
     ]
     forged = new_code_cell("x", metadata={"nbgrader": {"grade": True, "grade_id": '"><script>alert(1)</script>'}})
-    nb = new_notebook(cells=[cell, forged], metadata={"widgets": {"x": "</script>"}, "kernelspec": {"name": "python3", "display_name": "Python 3"}})
+    kernelspec = {"name": "python3", "display_name": "Python 3"}
+    nb = new_notebook(cells=[cell, forged], metadata={"widgets": {"x": "</script>"}, "kernelspec": kernelspec})
     nb, _ = SanitizeFeedback().preprocess(nb, {})
     outputs = nb.cells[0].outputs
     assert outputs[0].text == "✓ adam.first_step: passed\n"
