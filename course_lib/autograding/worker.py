@@ -295,6 +295,8 @@ def grade_submission(course: Course, student: str, assignment: str, settings: Se
     # Folders a sandbox writes: fresh for each submission, outside every folder nbgrader reads,
     # copies or chmods, and removed afterwards without following anything in them.
     sandboxes = course.sandboxes / student / assignment
+    for base in (course.autograded, course.feedback):  # outputs of an earlier run: links never followed
+        safefs.remove_tree(base / student / assignment)
     config.IsolatedVerdict.workdir = str(safefs.fresh_dir(sandboxes / "judge"))
     config.RobustExecute.workdir = str(sandboxes / "kernel")
     try:
