@@ -9,7 +9,8 @@ an honest correct and an honest wrong student, and one student per attack:
   gradebook, a root-only file, and a file it wants chmodded), a FIFO and a linked folder;
 - links to ``/proc/self/mem`` and ``/dev/zero``, a device node, a FIFO, a socket, a dangling
   link and a link to ``/`` next to a correct notebook;
-- file names that are not UTF-8, hold a newline or are very long, and student folders named so.
+- file names that are not UTF-8, hold a newline or are very long, and student folders named
+  so; a student folder and an assignment folder that are links to a classmate's.
 
 Every honest student keeps its exact score, every attack gets its own status and reason,
 the run ends with its table and grades.csv, and no file outside the student's own folder
@@ -130,6 +131,10 @@ def batch(tmp_path_factory):
         with open(os.path.join(folder, b"probe.ipynb"), "wb") as fh:
             fh.write(nbformat_text)
 
+    (course.submitted / "linked_folder").mkdir()
+    os.symlink("../honest_correct/probe", course.submitted / "linked_folder" / probe.ASSIGNMENT)
+    os.symlink("honest_correct", course.submitted / "linked_student")
+
     settings = Settings(timeout=10, sandbox=True)
     report = grade_course(course, settings, jobs=2, log=lambda _: None)
     server.close()
@@ -155,11 +160,13 @@ def test_links_to_notebooks_leave_no_grade_in_the_gradebook(batch):
     assert {"honest_correct", "honest_wrong", "kernel_links"} <= graded
 
 
-def test_odd_student_folders_are_refused_per_student(batch):
+def test_odd_or_linked_student_folders_are_refused_per_student(batch):
     _, _, rows, _, _ = batch
     refused = {sid: row for sid, row in rows.items() if row["status"] == "invalid_name"}
-    assert len(refused) == 2, rows.keys()
+    assert set(refused) == {"\\xffstudent", "new\\nline", "linked_folder", "linked_student"}, rows.keys()
     assert all(row["reason"] and float(row["score"]) == 0 for row in refused.values())
+    assert "symbolic link" in refused["linked_folder"]["reason"]
+    assert "symbolic link" in refused["linked_student"]["reason"]
 
 
 def test_no_file_outside_the_students_folder_changed(batch):
