@@ -34,6 +34,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -155,6 +156,8 @@ class RobustExecute(Execute):
         self._budget_error: tuple[str, str] | None = None
         self._cell_timeout = self.timeout
         self._deadline = time.monotonic() + self.notebook_timeout if self.notebook_timeout > 0 else None
+        if resources is not None and self._deadline is not None:
+            resources.setdefault("autograding", {})["deadline"] = self._deadline  # the judge's too
         if self.judge_in_parallel and resources is not None:
             IsolatedVerdict(config=self.config, log=self.log).start_early(nb, resources)
         skipped = demo_cells(nb) if self.skip_demo_cells else []
@@ -357,6 +360,9 @@ class IsolatedVerdict(NbGraderPreprocessor):
     - a cell one of whose checks failed in the judge, or got no verdict (the judge could not
       run, or is not installed), gets an ``IsolatedCheckFailed`` error with the judge's
       message, so ``SaveAutoGrades`` gives it 0 points, whatever the kernel printed;
+    - when the notebook's total time (``RobustExecute.notebook_timeout``, shared with the
+      kernel) runs out before the judge answers, every check cell not already failed gets a
+      ``NotebookTimeBudgetExceeded`` error (0 points);
     - a cell whose kernel run already raised keeps that error (0 points).
 
     During the pipeline's autograde ``check(...)`` does not run in the kernel at all (it
@@ -416,10 +422,26 @@ class IsolatedVerdict(NbGraderPreprocessor):
                 return nb, resources
             judge_error = "the isolated judge is not installed (course_lib.grading.judge): no verdict"
             self.log.error(judge_error)
-        elif early is not None and early[0] == sources and early[1] == checks:
-            verdicts, judge_error = early[2].result()
         else:
-            verdicts, judge_error = self._run_judge(judge, sources, checks, resources)
+            if early is not None and early[0] == sources and early[1] == checks:
+                future = early[2]
+            else:
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="isolated-judge")
+                future = pool.submit(self._run_judge, judge, sources, checks, resources)
+                pool.shutdown(wait=False)
+            deadline = resources.get("autograding", {}).get("deadline")
+            try:
+                verdicts, judge_error = future.result(
+                    timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                # The judge shares the notebook's total time; it stops on its own timeouts.
+                verdicts, judge_error = {}, None
+                over_budget = "no verdict: the isolated judge did not finish within the notebook's total time budget"
+                self.log.error(over_budget)
+                for cell in cells:
+                    if not has_error(cell):
+                        cell.outputs = [error_output(TIME_BUDGET_ERROR, over_budget)]
+                return nb, resources
         disagreements = []
         for cell in cells:
             if has_error(cell):

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import copy
 import csv
+import time
+import types
 from html.parser import HTMLParser
 
 import nbformat
@@ -24,8 +26,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_raw_cell
 
 from autograding import autograding_probe as probe
-from course_lib.autograding import scratch
+from course_lib.autograding import isolation, scratch
 from course_lib.autograding.pipeline import grade_course
+from course_lib.autograding.preprocessors import TIME_BUDGET_ERROR, IsolatedVerdict
 from course_lib.autograding.worker import Settings
 
 pytestmark = pytest.mark.usefixtures("sandbox_available")
@@ -179,3 +182,23 @@ def test_the_courses_own_content_still_renders(batch):
     assert any("mathjax" in (value or "").lower() for attrs, _ in page.scripts for _, value in attrs)
     nb = nbformat.read(course.autograded / "honest_correct" / probe.ASSIGNMENT / "probe.ipynb", as_version=4)
     assert nb.cells  # graded from the notebook itself
+
+
+def test_a_slow_judge_shares_the_notebooks_time_budget(monkeypatch):
+    """A class that makes the judge slow (say a sleeping step()) earns nothing past the budget."""
+    def slow_judge(sources, checks, **kw):
+        time.sleep(4)
+        return {"x.ok": types.SimpleNamespace(passed=True, message="fine")}
+    monkeypatch.setattr(isolation, "load_judge", lambda: types.SimpleNamespace(judge=slow_judge))
+    def check_cell():
+        return new_code_cell('check("x.ok", Foo)', metadata={"nbgrader": {
+            "grade": True, "solution": False, "locked": True, "grade_id": "t", "points": 1}})
+    nb = nbformat.v4.new_notebook(cells=[check_cell()])
+    started = time.monotonic()
+    resources = {"autograding": {"deadline": started + 1}}
+    nb, _ = IsolatedVerdict(use_sandbox=False).preprocess(nb, resources)
+    assert time.monotonic() - started < 3
+    assert [o.get("ename") for o in nb.cells[0].outputs] == [TIME_BUDGET_ERROR]
+    resources = {"autograding": {"deadline": time.monotonic() + 30}}
+    nb, _ = IsolatedVerdict(use_sandbox=False).preprocess(nbformat.v4.new_notebook(cells=[check_cell()]), resources)
+    assert nb.cells[0].outputs[0].text == "✓ x.ok: passed\n"  # within the budget: judged as usual
