@@ -204,7 +204,9 @@ class RobustExecute(Execute):
 
     def _over_budget(self, workdir: Path) -> str | None:
         limit = self.max_write_files if self.max_write_files > 0 else 1 << 62
-        files, size = safefs.usage(workdir, limit)
+        files, size, problem = safefs.usage(workdir, limit)
+        if problem:
+            return f"the kernel's working folder cannot be counted: {problem}"
         if files > limit:
             return f"the kernel created more than {self.max_write_files} files in its working folder"
         if self.max_write_bytes > 0 and size > self.max_write_bytes:
@@ -508,6 +510,7 @@ class HideHiddenTests(NbGraderPreprocessor):
 #: output types a feedback page shows (each rendered escaped, cleaned or as checked base64)
 FEEDBACK_MIMETYPES = ("text/plain", "text/latex", "text/html", "text/markdown", "image/png", "image/jpeg")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.+ -]{0,60}$")
 
 
 def _is_base64(text) -> bool:
@@ -533,7 +536,13 @@ class SanitizeFeedback(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb, resources):
-        nb.metadata = NotebookNode({k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata})
+        kept = NotebookNode()
+        for key in ("kernelspec", "language_info"):
+            value = nb.metadata.get(key)
+            if isinstance(value, dict):  # plain names and versions only (they reach the page's markup)
+                kept[key] = NotebookNode({k: v for k, v in value.items()
+                                          if isinstance(v, str) and _PLAIN_VALUE.match(v)})
+        nb.metadata = kept
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):

@@ -175,12 +175,17 @@ def copy_regular(src: Path | str, dst: Path | str, max_bytes: int) -> int:
     return copied
 
 
+#: folders nested deeper than this are not walked into (hashing) or are over budget (usage)
+MAX_DEPTH = 64
+
+
 def hash_tree(path: Path, max_entries: int = 10_000, skip: tuple[str, ...] = ()) -> str:
     """SHA-256 over the names, kinds and contents of everything under ``path``, following nothing.
 
     Names are hashed as bytes (any name works); a regular file contributes its content, a link
     its target text (``readlink``, never what it points to), anything else its kind only.
-    ``''`` when ``path`` is absent. At most ``max_entries`` entries are looked at.
+    ``''`` when ``path`` is absent. At most ``max_entries`` entries and :data:`MAX_DEPTH`
+    levels are looked at (a marker is hashed for what is left out).
     """
     digest = hashlib.sha256()
     try:
@@ -191,94 +196,128 @@ def hash_tree(path: Path, max_entries: int = 10_000, skip: tuple[str, ...] = ())
             return digest.hexdigest()
         except (OSError, UnsafeEntry):
             return ""
-    budget = [max_entries]
-
-    def walk(dir_fd: int, prefix: bytes) -> None:
-        with os.scandir(dir_fd) as iterator:
-            items = sorted(iterator, key=lambda e: os.fsencode(e.name))
-        for item in items:
-            if item.name in skip:
-                continue
-            budget[0] -= 1
-            if budget[0] < 0:
-                digest.update(b"\0...too many entries")
-                return
-            name = prefix + os.fsencode(item.name)
-            st = item.stat(follow_symlinks=False)
-            digest.update(name + b"\0" + oct(stat.S_IFMT(st.st_mode)).encode() + b"\0")
-            if stat.S_ISREG(st.st_mode):
-                try:
-                    fd, _ = _open_regular(item.name, 1 << 31, dir_fd=dir_fd)
-                except (OSError, UnsafeEntry):
-                    digest.update(b"unreadable")
-                    continue
-                with os.fdopen(fd, "rb") as fh:
-                    while chunk := fh.read(1 << 20):
-                        digest.update(chunk)
-            elif stat.S_ISLNK(st.st_mode):
-                digest.update(os.fsencode(os.readlink(item.name, dir_fd=dir_fd)))
-            elif stat.S_ISDIR(st.st_mode):
-                try:
-                    sub = os.open(item.name, _DIR_FLAGS, dir_fd=dir_fd)
-                except OSError:
-                    continue
-                try:
-                    walk(sub, name + b"/")
-                finally:
-                    os.close(sub)
-            digest.update(b"\0")
-
+    budget = max_entries
+    stack: list[tuple[int, bytes, int]] = [(top, b"", 0)]  # (directory fd, relative name, depth)
     try:
-        walk(top, b"")
-    finally:
-        os.close(top)
-    return digest.hexdigest()
-
-
-def usage(path: Path, max_files: int) -> tuple[int, int]:
-    """``(entries, bytes on disk)`` under ``path``, never following a link; stops past ``max_files``."""
-    counted = [0, 0]
-
-    def walk(dir_fd: int) -> None:
-        with os.scandir(dir_fd) as iterator:
-            for item in iterator:
-                counted[0] += 1
-                if counted[0] > max_files:
-                    return
+        while stack:
+            dir_fd, prefix, depth = stack.pop()
+            try:
+                with os.scandir(dir_fd) as iterator:
+                    items = sorted(iterator, key=lambda e: os.fsencode(e.name))
+            except OSError:
+                digest.update(prefix + b"\0unreadable")
+                items = []
+            for item in items:
+                if item.name in skip:
+                    continue
+                budget -= 1
+                if budget < 0:
+                    digest.update(b"\0...too many entries")
+                    break
+                name = prefix + os.fsencode(item.name)
                 try:
                     st = item.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                counted[1] += max(st.st_blocks * 512, st.st_size if stat.S_ISREG(st.st_mode) else 0)
-                if stat.S_ISDIR(st.st_mode):
+                digest.update(name + b"\0" + oct(stat.S_IFMT(st.st_mode)).encode() + b"\0")
+                if stat.S_ISREG(st.st_mode):
                     try:
-                        sub = os.open(item.name, _DIR_FLAGS, dir_fd=dir_fd)
-                    except OSError:
+                        fd, _ = _open_regular(item.name, 1 << 31, dir_fd=dir_fd)
+                    except (OSError, UnsafeEntry):
+                        digest.update(b"unreadable")
+                        continue
+                    with os.fdopen(fd, "rb") as fh:
+                        while chunk := fh.read(1 << 20):
+                            digest.update(chunk)
+                elif stat.S_ISLNK(st.st_mode):
+                    digest.update(os.fsencode(os.readlink(item.name, dir_fd=dir_fd)))
+                elif stat.S_ISDIR(st.st_mode):
+                    if depth + 1 >= MAX_DEPTH:
+                        digest.update(b"...too deep")
                         continue
                     try:
-                        walk(sub)
-                    finally:
-                        os.close(sub)
-                    if counted[0] > max_files:
-                        return
+                        stack.append((os.open(item.name, _DIR_FLAGS, dir_fd=dir_fd), name + b"/", depth + 1))
+                    except OSError:
+                        continue
+                digest.update(b"\0")
+            if dir_fd != top:
+                os.close(dir_fd)
+            if budget < 0:
+                break
+    finally:
+        for dir_fd, _, _ in stack:
+            if dir_fd != top:
+                os.close(dir_fd)
+        os.close(top)
+    return digest.hexdigest()
 
+
+def usage(path: Path, max_files: int) -> tuple[int, int, str | None]:
+    """What a sandbox stored under ``path``: ``(entries, bytes on disk, problem)``, following nothing.
+
+    Stops counting past ``max_files`` entries. ``problem`` is set when the tree cannot be
+    counted honestly: folders nested deeper than :data:`MAX_DEPTH`, or a folder made
+    unreadable; the caller treats that as over budget.
+    """
     try:
         top = os.open(os.fspath(path), _DIR_FLAGS)
+    except FileNotFoundError:
+        return 0, 0, None
     except OSError:
-        return 0, 0
+        return 0, 0, "its working folder was made unreadable"
+    counts = [0, 0]
+    stack: list[tuple[int, int]] = [(top, 0)]  # (open directory fd, depth)
+    problem = None
     try:
-        walk(top)
+        while stack and problem is None and counts[0] <= max_files:
+            dir_fd, depth = stack.pop()
+            try:
+                problem = _count(dir_fd, depth, stack, max_files, counts)
+            finally:
+                os.close(dir_fd)
     finally:
-        os.close(top)
-    return counted[0], counted[1]
+        for dir_fd, _ in stack:
+            os.close(dir_fd)
+    return counts[0], counts[1], problem
+
+
+def _count(dir_fd: int, depth: int, stack: list[tuple[int, int]], max_files: int, counts: list[int]) -> str | None:
+    """Count one folder's entries into ``counts``; push its sub-folders (opened) on ``stack``."""
+    try:
+        with os.scandir(dir_fd) as iterator:
+            items = list(iterator)
+    except OSError:
+        return "it made a folder unreadable"
+    for item in items:
+        counts[0] += 1
+        if counts[0] > max_files:
+            return None
+        try:
+            st = item.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        counts[1] += max(st.st_blocks * 512, st.st_size if stat.S_ISREG(st.st_mode) else 0)
+        if stat.S_ISDIR(st.st_mode):
+            if depth + 1 >= MAX_DEPTH:
+                return f"it nested folders more than {MAX_DEPTH} levels deep"
+            try:
+                stack.append((os.open(item.name, _DIR_FLAGS, dir_fd=dir_fd), depth + 1))
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return "it made a folder unreadable"
+    return None
 
 
 def remove_tree(path: Path) -> None:
-    """Remove ``path`` and everything under it without following links, whatever its modes.
+    """Remove ``path`` and everything under it without following links, whatever its depth or modes.
 
-    A link at ``path`` itself is removed, never what it points to. Directories a sandbox
-    made unreadable are given back their owner's rights (by descriptor, never by a path that
-    could be a link) and removal is retried.
+    A link at ``path`` itself is removed, never what it points to. The tree is flattened as it
+    goes: every sub-folder is moved (``renameat``) directly under ``path`` before it is emptied,
+    so no walk goes deeper than one level (a tree nested thousands of levels deep costs neither
+    recursion nor file descriptors). Folders a sandbox made unreadable get back their owner's
+    rights first; no sandbox runs on the tree any more, so an entry ``lstat`` saw as a folder
+    stays one.
     """
     path = Path(path)
     try:
@@ -288,37 +327,46 @@ def remove_tree(path: Path) -> None:
     if not stat.S_ISDIR(st.st_mode):
         os.unlink(path)
         return
-    try:
-        shutil.rmtree(path)  # fd-based on Linux: never follows links
-        return
-    except OSError:
-        pass
-
-    # No sandbox runs any more on this tree: an entry lstat saw as a directory stays one.
-    def open_up(dir_fd: int) -> None:
-        with os.scandir(dir_fd) as iterator:
-            subdirs = [e.name for e in iterator if e.is_dir(follow_symlinks=False)]
-        for name in subdirs:
-            try:
-                os.chmod(name, 0o700, dir_fd=dir_fd)
-                sub = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
-            except OSError:
-                continue
-            try:
-                open_up(sub)
-            finally:
-                os.close(sub)
-
-    try:
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
         os.chmod(path, 0o700)
-        top = os.open(os.fspath(path), _DIR_FLAGS)
-        try:
-            open_up(top)
-        finally:
-            os.close(top)
-    except OSError:
-        pass
-    shutil.rmtree(path, ignore_errors=True)
+    top = os.open(os.fspath(path), _DIR_FLAGS)
+    counter = 0
+    try:
+        queue = [None]  # None: the top folder itself; else the name of a folder moved under it
+        moved = []
+        while queue:
+            name = queue.pop()
+            if name is None:
+                dir_fd = top
+            else:
+                try:
+                    os.chmod(name, 0o700, dir_fd=top)
+                    dir_fd = os.open(name, _DIR_FLAGS, dir_fd=top)
+                except OSError:
+                    continue
+            try:
+                with os.scandir(dir_fd) as iterator:
+                    items = [(e.name, e.is_dir(follow_symlinks=False)) for e in iterator]
+                for item, is_dir in items:
+                    try:
+                        if is_dir:
+                            counter += 1
+                            flat = f".removing-{os.getpid()}-{counter}"
+                            os.rename(item, flat, src_dir_fd=dir_fd, dst_dir_fd=top)
+                            moved.append(flat)
+                            queue.append(flat)
+                        else:
+                            os.unlink(item, dir_fd=dir_fd)
+                    except FileNotFoundError:
+                        continue
+            finally:
+                if dir_fd != top:
+                    os.close(dir_fd)
+        for flat in moved:
+            os.rmdir(flat, dir_fd=top)
+    finally:
+        os.close(top)
+    os.rmdir(path)
 
 
 def fresh_dir(path: Path) -> Path:

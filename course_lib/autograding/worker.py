@@ -303,7 +303,10 @@ def grade_submission(course: Course, student: str, assignment: str, settings: Se
         try:
             _run(Autograde, config, logger, force=True, create_student=True)
         finally:
-            safefs.remove_tree(sandboxes)
+            try:
+                safefs.remove_tree(sandboxes)
+            except OSError as error:  # e.g. a judge worker still writing: removed on the next run
+                notes.append(f"sandbox folder not removed yet: {error}")
     except Exception as error:  # nbgrader reports a failed notebook by raising at the end
         result.status = "failed"
         result.reason = f"nbgrader autograde failed: {_last_error(stream.getvalue()) or error}"

@@ -6,8 +6,9 @@ an honest correct and an honest wrong student:
 
 - ``sleeper``: added cells that sleep 4 s each (under the 5 s cell limit) past the notebook's
   total time: the square exercise never runs (``time_budget``, 2 points);
-- ``many_files`` / ``many_bytes``: the square cell writes 3000 files / 15 MB into the kernel's
-  folder: the kernel is stopped there (``disk_budget``, 2 points);
+- ``many_files`` / ``many_bytes`` / ``deep_folders``: the square cell writes 3000 files / 15 MB
+  / folders 300 levels deep into the kernel's folder: the kernel is stopped there
+  (``disk_budget``, 2 points);
 - ``big_notebook``: a 1.5 MB notebook (``too_large``, not graded);
 - ``big_outputs``: 1.8 MB of HTML output: cut, graded in full;
 - ``html_injector``: scripts and event handlers in markdown, raw cells, every output type
@@ -37,6 +38,7 @@ SETTINGS = Settings(timeout=5, sandbox=True, notebook_timeout=20, max_write_mb=5
                     max_notebook_mb=1, max_output_mb=1)
 BAD_DOUBLE = "def double(x):\n    return 0"
 MANY_FILES = "import os, time\nfor i in range(3000):\n    open(f'f{i}', 'w').close()\ntime.sleep(4)\n"
+DEEP_FOLDERS = "import os, time\nfor i in range(300):\n    os.mkdir('d')\n    os.chdir('d')\ntime.sleep(4)\n"
 MANY_BYTES = ("import time\nfor i in range(5):\n    with open(f'big{i}', 'wb') as fh:\n"
               "        fh.write(b'x' * 3_000_000)\ntime.sleep(4)\n")
 INJECTED_MARKDOWN = """Look: <script>window.PWNED = 1</script><img src=x onerror="window.PWNED = 2">
@@ -116,6 +118,7 @@ def batch(tmp_path_factory):
         "sleeper": sleeper,
         "many_files": probe.with_solutions(release, probe.GOOD_DOUBLE, MANY_FILES + probe.GOOD_SQUARE),
         "many_bytes": probe.with_solutions(release, probe.GOOD_DOUBLE, MANY_BYTES + probe.GOOD_SQUARE),
+        "deep_folders": probe.with_solutions(release, probe.GOOD_DOUBLE, DEEP_FOLDERS + probe.GOOD_SQUARE),
         "big_notebook": big,
         "big_outputs": big_outputs,
         "html_injector": injector,
@@ -133,6 +136,7 @@ EXPECTED = {  # student -> (score, status, words the reason contains)
     "sleeper": (2.0, "time_budget", "total time budget"),
     "many_files": (2.0, "disk_budget", "more than 200 files"),
     "many_bytes": (2.0, "disk_budget", "MiB"),
+    "deep_folders": (2.0, "disk_budget", "levels deep"),
     "big_notebook": (0.0, "too_large", "larger than 1 MiB"),
     "big_outputs": (5.0, "graded", "truncated"),
     "html_injector": (5.0, "graded", ""),

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from autograding import autograding_probe as probe
-from course_lib.autograding import scratch
+from course_lib.autograding import safefs, scratch
 from course_lib.autograding.pipeline import grade_course
 from course_lib.autograding.worker import Settings
 from nbgrader.api import Gradebook
@@ -194,3 +194,30 @@ def test_a_second_run_is_not_stopped_by_the_same_files(batch):
     assert report.regraded == []
     again = {row["student_id"]: (row["score"], row["status"]) for row in report.rows}
     assert again == {sid: (row["score"], row["status"]) for sid, row in rows.items()}
+
+
+def test_safe_walks_follow_no_link_and_survive_any_depth(tmp_path):
+    """The helpers trusted code uses on sandbox folders: what a kernel can leave there."""
+    target = tmp_path / "outside.txt"
+    target.write_text(SECRET)
+    target.chmod(0o640)
+    tree = tmp_path / "tree"
+    deep = tree
+    for _ in range(600):  # deeper than the interpreter's recursion limit allows a recursive walk
+        deep = deep / "d"
+    deep.mkdir(parents=True)
+    os.symlink(target, deep / "link")
+    os.symlink(tmp_path, tree / "up")
+    os.mkfifo(tree / "pipe")
+    (tree / "closed").mkdir()
+    (tree / "closed" / "f").write_text("x")
+    (tree / "closed").chmod(0)
+    files, _, problem = safefs.usage(tree, 10_000)
+    assert problem and "levels deep" in problem
+    assert safefs.hash_tree(tree) == safefs.hash_tree(tree)  # terminates, reads no FIFO
+    with pytest.raises(safefs.UnsafeEntry):
+        safefs.read_regular(deep / "link", 1000)
+    with pytest.raises(safefs.UnsafeEntry):
+        safefs.read_regular(tree / "pipe", 1000)
+    safefs.remove_tree(tree)
+    assert not tree.exists() and target.read_text() == SECRET and stat.S_IMODE(target.stat().st_mode) == 0o640
