@@ -2,7 +2,8 @@
 
 Exit status: 0 when the batch ran, failed submissions included (they are listed at the
 end and marked in grades.csv); 2 for a configuration error (no sources, no sandbox without
-``--no-sandbox``, a gradebook that cannot be opened, a bad option).
+``--no-sandbox``, a gradebook that cannot be opened, a bad option); 3 when another run is
+grading the same course (nothing was read or written; ``--wait`` queues behind it instead).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from . import isolation
 from .course import Course
-from .pipeline import ConfigurationError, course_check_seed, grade_course
+from .pipeline import ConfigurationError, CourseBusy, course_check_seed, course_lock, grade_course
 from .report import failure_summary, grade_table
 from .worker import Settings
 
@@ -60,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-sandbox", action="store_true",
                         default=os.environ.get("AUTOGRADE_NO_SANDBOX", "") not in ("", "0"),
                         help="grade without the sandbox (also AUTOGRADE_NO_SANDBOX=1); trusted code only")
+    parser.add_argument("--notebook-timeout", type=_positive(float, "--notebook-timeout"), default=None,
+                        help="seconds one notebook may run in total (default: 6 x --timeout)")
+    parser.add_argument("--max-write-mb", type=_positive(int, "--max-write-mb"), default=Settings.max_write_mb,
+                        help=f"MiB a kernel may write (default {Settings.max_write_mb})")
+    parser.add_argument("--max-write-files", type=_positive(int, "--max-write-files"),
+                        default=Settings.max_write_files,
+                        help=f"files a kernel may create (default {Settings.max_write_files})")
+    parser.add_argument("--max-notebook-mb", type=_positive(int, "--max-notebook-mb"),
+                        default=Settings.max_notebook_mb,
+                        help=f"largest submitted notebook read, MiB (default {Settings.max_notebook_mb})")
+    parser.add_argument("--max-output-mb", type=_positive(int, "--max-output-mb"), default=Settings.max_output_mb,
+                        help=f"outputs kept per graded notebook, MiB (default {Settings.max_output_mb})")
     parser.add_argument("--force", action="store_true", help="regrade every submission, changed or not")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--check-seed", type=_seed, default=None, metavar="N",
@@ -67,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "created on its first grading and printed by every run)")
     seeds.add_argument("--new-check-seed", action="store_true",
                        help="replace the course's secret seed by a fresh one (regrades everything)")
+    parser.add_argument("--wait", action="store_true",
+                        help="if another run is grading this course, wait for it instead of exiting (status 3)")
     return parser
 
 
@@ -88,9 +103,18 @@ def main(argv: list[str] | None = None) -> int:
         print("warning: course_lib.grading.judge is not installed: verdicts come from the kernel only")
     try:
         course = Course.from_directory(args.course)
-        seed = course_check_seed(course, new=True) if args.new_check_seed else args.check_seed
-        report = grade_course(course, Settings(timeout=args.timeout, sandbox=sandbox, check_seed=seed),
-                              jobs=args.jobs, force=args.force)
+        seed = args.check_seed
+        if args.new_check_seed:
+            with course_lock(course, wait=args.wait):
+                seed = course_check_seed(course, new=True)
+        settings = Settings(timeout=args.timeout, sandbox=sandbox, notebook_timeout=args.notebook_timeout,
+                            max_write_mb=args.max_write_mb, max_write_files=args.max_write_files,
+                            max_notebook_mb=args.max_notebook_mb, max_output_mb=args.max_output_mb,
+                            check_seed=seed)
+        report = grade_course(course, settings, jobs=args.jobs, force=args.force, wait=args.wait)
+    except CourseBusy as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
     except ConfigurationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

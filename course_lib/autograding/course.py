@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
+
+from . import safefs
 
 STATE_DIR = Path(".scratch") / "autograde"
 
@@ -102,18 +106,61 @@ class Course:
             return []
         return sorted(p.name for p in self.source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
+    @property
+    def sandboxes(self) -> Path:
+        """Working folders of the sandboxes (kernel, judge): written by student code, never read back."""
+        return self.state_dir / "sandboxes"
+
+    @property
+    def lock_file(self) -> Path:
+        """Held (``flock``) by the run grading this course."""
+        return self.state_dir / "autograde.lock"
+
     def submissions(self) -> list[tuple[str, str]]:
-        """``(student_id, assignment_id)`` for every folder ``submitted/<student>/<assignment>``."""
-        if not self.submitted.is_dir():
-            return []
-        found = []
-        for student in sorted(self.submitted.iterdir()):
-            if not student.is_dir() or student.name.startswith("."):
+        """``(student_id, assignment_id)`` for every folder ``submitted/<student>/<assignment>``
+        whose names are usable (see :meth:`submission_folders`)."""
+        return [(s, a) for s, a, problem in self.submission_folders() if problem is None]
+
+    def submission_folders(self) -> list[tuple[str, str, str | None]]:
+        """``(student, assignment, problem)`` for every entry ``submitted/<student>/<assignment>``.
+
+        Looked at with ``lstat``: a student or assignment entry that is a link, or not a
+        folder, or whose name is not a plain id (UTF-8, printable, at most 100 characters, no
+        leading dot) is returned with ``problem`` saying why (the names then in a printable,
+        escaped form); ``problem`` is None for a folder to grade.
+        """
+        found: list[tuple[str, str, str | None]] = []
+        for student in safefs.entries(self.submitted):
+            if student.name.startswith("."):
                 continue
-            for assignment in sorted(student.iterdir()):
-                if assignment.is_dir() and not assignment.name.startswith("."):
-                    found.append((student.name, assignment.name))
+            why = _refused_id(student)
+            if why:
+                found.append((safefs.shown(student.name), "?", f"student folder {why}"))
+                continue
+            for assignment in safefs.entries(self.submitted / student.name):
+                if assignment.name.startswith("."):
+                    continue
+                why = _refused_id(assignment)
+                if why:
+                    found.append((student.name, safefs.shown(assignment.name), f"assignment folder {why}"))
+                elif assignment.is_dir:
+                    found.append((student.name, assignment.name, None))
         return found
+
+
+_ID = re.compile(r"[^\x00-\x1f\x7f/\\]{1,100}")
+
+
+def _refused_id(entry: "safefs.Entry") -> str | None:
+    """Why a student or assignment entry cannot be graded (None: a usable folder, or a stray file)."""
+    if stat.S_ISLNK(entry.mode):
+        return f"{safefs.shown(entry.name)!r} is a symbolic link: not followed"
+    odd = safefs.odd_name(entry.name, max_bytes=400)
+    if odd or not _ID.fullmatch(entry.name):
+        return f"{safefs.shown(entry.name)!r} has {odd or 'a name that is not a plain id'}"
+    if not entry.is_dir and not entry.is_file:
+        return f"{safefs.shown(entry.name)!r} is {entry.kind}"
+    return None
 
 
 def sqlite_with_busy_timeout(db_url: str, seconds: float = 120.0) -> str:
@@ -128,7 +175,15 @@ def sqlite_with_busy_timeout(db_url: str, seconds: float = 120.0) -> str:
 
 
 def hash_tree(path: Path, pattern: str = "**/*") -> str:
-    """SHA-256 over the relative names and contents of the files under ``path`` (``''`` if absent)."""
+    """SHA-256 over the names and contents under ``path`` (``''`` if absent).
+
+    With the default pattern the tree is walked without following links
+    (:func:`safefs.hash_tree`): a submission folder may hold links, devices, FIFOs and odd
+    names. Another pattern is for trusted folders (the grading package): only matching
+    regular files count.
+    """
+    if pattern == "**/*":
+        return safefs.hash_tree(path, skip=("__pycache__", ".ipynb_checkpoints"))
     if not path.exists():
         return ""
     digest = hashlib.sha256()

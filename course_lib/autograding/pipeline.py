@@ -11,11 +11,24 @@
 
 SQLite: writers are serialized by SQLite's lock; the URL gets a busy timeout and the
 database runs in WAL mode, so that parallel workers wait for each other instead of failing.
+
+One run per course at a time: a run holds an exclusive ``flock`` on
+``.scratch/autograde/autograde.lock`` from start to end. A second run on the same course
+waits for it (``wait=True``) or stops at once with :class:`CourseBusy`, before it has read
+or written anything.
+
+Every per-student step (looking at the folder, hashing it, staging, grading, feedback) is
+isolated: whatever one submission holds, it is reported in its own row and every other
+submission is graded; a worker process that dies is replaced and the jobs it had not
+finished are graded again, one per process, so that a culprit only takes itself down.
 """
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
 import dataclasses
+import errno
+import fcntl
 import hashlib
 import json
 import multiprocessing
@@ -35,12 +48,42 @@ from .report import write_grades_csv
 from .worker import UNGRADED, Result, Settings, drop_from_gradebook, generate_release, grade_job, init_worker
 
 #: bump when a change of the pipeline must regrade everything
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 GRADING_PACKAGE = Path(__file__).resolve().parent.parent / "grading"
 
 
 class ConfigurationError(Exception):
     """The batch cannot run as configured (no sources, no sandbox, broken gradebook, ...)."""
+
+
+class CourseBusy(ConfigurationError):
+    """Another run is grading the same course (it holds the course's lock)."""
+
+
+@contextlib.contextmanager
+def course_lock(course: Course, wait: bool = False):
+    """Hold the course's run lock (``flock`` on ``course.lock_file``) for the ``with`` block.
+
+    Raises:
+        CourseBusy: another run holds it and ``wait`` is False.
+    """
+    course.state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(course.lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as error:
+            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            raise CourseBusy(
+                f"another autograde run is grading {course.root} ({holder}); wait for it to finish, "
+                "or pass --wait to queue behind it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 @dataclass
@@ -138,7 +181,7 @@ def _graded_in_gradebook(gb: Gradebook, student: str, assignment: str) -> bool:
 
 
 def grade_course(course: Course, settings: Settings, jobs: int | None = None, force: bool = False,
-                 log: Callable[[str], None] = print) -> BatchReport:
+                 log: Callable[[str], None] = print, wait: bool = False) -> BatchReport:
     """Grade what changed under ``course.submitted`` and write ``grades.csv``.
 
     Args:
@@ -147,17 +190,25 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
         jobs: worker processes (default ``os.cpu_count()``); 1 grades in this process.
         force: regrade every submission, changed or not.
         log: where progress lines go.
+        wait: when another run grades the same course, wait for it (default: raise CourseBusy).
 
     Returns:
         The batch report (results of all submissions, regraded and skipped ones).
 
     Raises:
         ConfigurationError: nothing to grade against, or the gradebook cannot be opened.
+        CourseBusy: another run is grading this course (and ``wait`` is False).
     """
-    started = time.perf_counter()
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise ConfigurationError(f"jobs must be >= 1, got {jobs}")
+    with course_lock(course, wait=wait):
+        return _grade_course(course, settings, jobs, force, log)
+
+
+def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
+                  log: Callable[[str], None]) -> BatchReport:
+    started = time.perf_counter()
     assignments = course.assignments()
     if not assignments:
         raise ConfigurationError(f"no assignment sources found under {course.source}")
@@ -189,18 +240,28 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
     # 2. students, and which submissions need grading
     report = BatchReport()
     todo, keys = [], {}
-    submissions = course.submissions()
+    folders = course.submission_folders()
     grading_hash = hash_tree(GRADING_PACKAGE, "**/*.py")
+    for student, assignment, problem in folders:
+        if problem is not None:
+            report.results.append(Result(student, assignment, "invalid_name", f"{problem}: not graded"))
+    submissions = [(s, a) for s, a, problem in folders if problem is None]
     with Gradebook(db_url, course.course_id) as gb:
-        for student in sorted({s for s, _ in submissions}):
-            gb.update_or_create_student(student)
         for student, assignment in submissions:
             name = f"{student}/{assignment}"
             if assignment not in source_hashes:
                 report.results.append(Result(student, assignment, "unknown_assignment",
                                              f"no source for assignment {assignment!r}"))
                 continue
-            key = _submission_key(course, student, assignment, source_hashes[assignment], settings, grading_hash)
+            try:
+                gb.update_or_create_student(student)
+                key = _submission_key(course, student, assignment, source_hashes[assignment], settings,
+                                      grading_hash)
+            except Exception as error:  # one submission's folder never stops the others
+                gb.db.rollback()
+                report.results.append(Result(student, assignment, "failed",
+                                             f"could not look at the submission folder: {error!r}"))
+                continue
             previous = state["submissions"].get(name)
             unchanged = (not force and previous and previous["key"] == key and previous["status"] != "failed"
                          and (previous["status"] in UNGRADED or _graded_in_gradebook(gb, student, assignment)))
@@ -218,8 +279,11 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
     for result in _run_jobs(todo, jobs):
         result = Result(**result)
         name = f"{result.student}/{result.assignment}"
-        if result.status in UNGRADED:
-            drop_from_gradebook(course, db_url, result.student, result.assignment)
+        try:
+            if result.status in UNGRADED:
+                drop_from_gradebook(course, db_url, result.student, result.assignment)
+        except Exception as error:  # keep the run going; the row says what happened
+            result.reason = f"{result.reason}; could not remove its earlier grade: {error!r}".lstrip("; ")
         state["submissions"][name] = {"key": keys[name], "status": result.status, "result": result.to_dict()}
         _save_state(course, state)
         report.results.append(result)
@@ -241,13 +305,27 @@ def _run_jobs(todo: list[tuple], jobs: int):
             yield grade_job(job)
         return
     context = multiprocessing.get_context("spawn")
+    unfinished = list(todo)
     with futures.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
                                      initializer=init_worker) as pool:
         pending = {pool.submit(grade_job, job): job for job in todo}
+        broken = False
         for done in futures.as_completed(pending):
-            course, student, assignment, _, _ = pending[done]
+            job = pending[done]
             try:
-                yield done.result()
-            except Exception as error:  # a worker process died: report, keep going
-                yield Result(student, assignment, "failed", f"grading worker crashed: {error!r}").to_dict()
-
+                result = done.result()
+            except futures.process.BrokenProcessPool:
+                broken = True  # every job not finished yet is graded again below
+                continue
+            except Exception as error:
+                result = Result(job[1], job[2], "failed", f"grading worker crashed: {error!r}").to_dict()
+            unfinished.remove(job)
+            yield result
+    if broken:
+        # A worker process died (killed, out of memory): grade what it left, one job per process.
+        for job in unfinished:
+            with futures.ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=init_worker) as single:
+                try:
+                    yield single.submit(grade_job, job).result()
+                except Exception as error:
+                    yield Result(job[1], job[2], "failed", f"grading worker crashed: {error!r}").to_dict()

@@ -7,7 +7,12 @@ Autograde pipeline (after the sanitizing steps)::
 
 Feedback pipeline::
 
-    HideHiddenTests -> GetGrades -> CSSHTMLHeaderPreprocessor
+    HideHiddenTests -> GetGrades -> SanitizeFeedback -> CSSHTMLHeaderPreprocessor
+
+Budgets of one notebook (``RobustExecute``): its kernel runs in a fresh working folder of its
+own (never the autograded folder, which nbgrader copies and chmods), for at most
+``notebook_timeout`` seconds in total, and is stopped when that folder holds more than
+``max_write_files`` entries or ``max_write_bytes`` bytes.
 
 While the pipeline grades (``RobustExecute.defer_checks``), a hidden test cell's
 ``check(...)`` does not run in the kernel: it prints ``<id>: (graded by the isolated grader)``
@@ -16,13 +21,20 @@ demonstration cells are not run (``RobustExecute.skip_demo_cells``).
 
 Outputs added by these steps use their own error names, which the grade report reads back
 from the autograded notebook: ``CellTimeoutError`` (nbgrader's), ``DeadKernelError``,
-``KernelDiedEarlier``, ``IsolatedCheckFailed``.
+``KernelDiedEarlier``, ``IsolatedCheckFailed``, ``NotebookTimeBudgetExceeded``,
+``DiskBudgetExceeded``.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import math
 import os
 import re
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,7 +44,8 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
 
-from . import isolation
+from . import isolation, safefs
+from .feedback_html import clean_html
 
 BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
 #: what ``course_lib.grading.check`` prints instead of running a check the judge will decide
@@ -44,6 +57,19 @@ DEFER_ENV = "COURSE_ISOLATED_JUDGE"
 #: the source a skipped demonstration cell is run with
 DEMO_PLACEHOLDER = "# (demo cell: not run when grading)"
 END_HIDDEN = "END HIDDEN TESTS"
+#: error name of a cell interrupted, or not run, because the notebook used up its total time
+TIME_BUDGET_ERROR = "NotebookTimeBudgetExceeded"
+#: error name of the cell during which the kernel was stopped for writing too much
+DISK_BUDGET_ERROR = "DiskBudgetExceeded"
+
+
+def _output_size(output: NotebookNode) -> int:
+    kind = output.get("output_type")
+    if kind == "stream":
+        return len(output.get("text", ""))
+    if kind == "error":
+        return len(str(output.get("evalue", ""))) + sum(len(line) for line in output.get("traceback", []))
+    return sum(len(str(v)) for v in output.get("data", {}).values())
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -112,22 +138,99 @@ class RobustExecute(Execute):
         "start the isolated judge (IsolatedVerdict, same configuration) in a thread before executing "
         "the notebook; IsolatedVerdict uses its verdicts if the sources it judged are unchanged")).tag(config=True)
 
+    notebook_timeout = Float(0.0, help=(
+        "seconds the whole notebook may run (kernel start and every cell); cells not finished by "
+        "then get a NotebookTimeBudgetExceeded error (0 points). 0: no total limit")).tag(config=True)
+    workdir = Unicode("", help=(
+        "the kernel's working folder (created fresh, removed afterwards, never read back); the "
+        "regular non-notebook files of the notebook's folder are copied into it. Empty: the "
+        "notebook's own folder")).tag(config=True)
+    max_write_bytes = Integer(0, help="bytes the kernel may store in its working folder (0: no limit)").tag(
+        config=True)
+    max_write_files = Integer(0, help="files and folders the kernel may create in its working folder (0: no limit)"
+                              ).tag(config=True)
+    watch_interval = Float(0.5, help="seconds between two looks at the working folder").tag(config=True)
+
     def preprocess(self, nb, resources=None, km=None):
         self._died_in: str | None = None
+        self._budget_error: tuple[str, str] | None = None
+        self._cell_timeout = self.timeout
+        self._deadline = time.monotonic() + self.notebook_timeout if self.notebook_timeout > 0 else None
+        if resources is not None and self._deadline is not None:
+            resources.setdefault("autograding", {})["deadline"] = self._deadline  # the judge's too
         if self.judge_in_parallel and resources is not None:
             IsolatedVerdict(config=self.config, log=self.log).start_early(nb, resources)
         skipped = demo_cells(nb) if self.skip_demo_cells else []
         originals = [cell.source for cell in skipped]
         for cell in skipped:
             cell.source = DEMO_PLACEHOLDER
+        workdir, notebook_dir, stop, watcher = None, None, threading.Event(), None
+        if self.workdir:
+            if resources is None:
+                resources = {}
+            meta = resources.setdefault("metadata", {})
+            notebook_dir = meta.get("path")
+            workdir = self._prepare_workdir(Path(self.workdir), notebook_dir)
+            meta["path"] = str(workdir)
+            if self.max_write_bytes > 0 or self.max_write_files > 0:
+                watcher = threading.Thread(target=self._watch, args=(workdir, stop), daemon=True,
+                                           name="kernel-disk-budget")
+                watcher.start()
         try:
             with _environment(**({DEFER_ENV: "1"} if self.defer_checks else {})):
                 return super().preprocess(nb, resources, km)
         finally:
+            self.timeout = self._cell_timeout
+            stop.set()
+            if watcher is not None:
+                watcher.join()
+            if workdir is not None:
+                resources["metadata"]["path"] = notebook_dir
+                safefs.remove_tree(workdir)
             for cell, source in zip(skipped, originals):
                 cell.source = source
                 cell.outputs = []
                 cell.execution_count = None
+
+    @staticmethod
+    def _prepare_workdir(workdir: Path, notebook_dir: str | None) -> Path:
+        """A fresh working folder holding copies of the notebook folder's regular data files."""
+        safefs.fresh_dir(workdir)
+        if notebook_dir:
+            for entry in safefs.entries(Path(notebook_dir)):
+                if entry.is_file and not entry.name.endswith(".ipynb"):
+                    safefs.copy_regular(Path(notebook_dir) / entry.name, workdir / entry.name, 1 << 31)
+        return workdir
+
+    def _over_budget(self, workdir: Path) -> str | None:
+        limit = self.max_write_files if self.max_write_files > 0 else 1 << 62
+        files, size, problem = safefs.usage(workdir, limit)
+        if problem:
+            return f"the kernel's working folder cannot be counted: {problem}"
+        if files > limit:
+            return f"the kernel created more than {self.max_write_files} files in its working folder"
+        if self.max_write_bytes > 0 and size > self.max_write_bytes:
+            return (f"the kernel wrote more than {self.max_write_bytes / 2**20:g} MiB to its working folder "
+                    f"({size / 2**20:.0f} MiB)")
+        return None
+
+    def _watch(self, workdir: Path, stop: threading.Event) -> None:
+        """Stop the kernel as soon as its working folder is over the write budget."""
+        while not stop.wait(self.watch_interval):
+            try:
+                why = self._over_budget(workdir)
+            except OSError:
+                continue
+            if why:
+                self._budget_error = (DISK_BUDGET_ERROR, f"stopped: {why}")
+                self.log.warning("%s", why)
+                process = getattr(getattr(getattr(self, "km", None), "provisioner", None), "process", None)
+                if process is not None:
+                    try:
+                        process.kill()
+                    except OSError:
+                        pass
+                return
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
@@ -136,14 +239,36 @@ class RobustExecute(Execute):
             cell.outputs = [error_output(
                 "KernelDiedEarlier", f"not run: the kernel died in an earlier cell ({self._died_in})")]
             return cell, resources
+        limited_by_budget = False
+        if self._deadline is not None:
+            remaining = self._deadline - time.monotonic()
+            if remaining < 1:
+                cell.outputs = [error_output(TIME_BUDGET_ERROR, (
+                    f"not run: the notebook used up its total time budget of {self.notebook_timeout:g} s"))]
+                return cell, resources
+            limited_by_budget = remaining < self._cell_timeout
+            self.timeout = int(min(self._cell_timeout, math.ceil(remaining)))
         try:
-            return super().preprocess_cell(cell, resources, index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self._died_in = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}"
-            cell.outputs.append(error_output(
-                "DeadKernelError",
-                "the kernel died while running this cell (os._exit, a crash or running out of memory)"))
+            where = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}"
+            if self._budget_error is not None:
+                ename, message = self._budget_error
+                self._died_in = f"{where}, {message}"
+            else:
+                ename = "DeadKernelError"
+                message = "the kernel died while running this cell (os._exit, a crash or running out of memory)"
+                self._died_in = where
+            cell.outputs.append(error_output(ename, message))
             return cell, resources
+        finally:
+            self.timeout = self._cell_timeout
+        if limited_by_budget:
+            for i, output in enumerate(cell.outputs):
+                if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":
+                    cell.outputs[i] = error_output(TIME_BUDGET_ERROR, (
+                        f"interrupted: the notebook ran past its total time budget of {self.notebook_timeout:g} s"))
+        return cell, resources
 
     async def _async_cleanup_kernel(self) -> None:
         try:
@@ -161,10 +286,29 @@ class LimitOutputSize(NbGraderPreprocessor):
 
     max_chars = Integer(20_000, help="characters of text output kept per cell").tag(config=True)
     max_data_bytes = Integer(2_000_000, help="bytes of rich output (images, HTML) kept per cell").tag(config=True)
+    max_total_bytes = Integer(10 * 2**20, help=(
+        "characters of output kept in the whole notebook; later outputs are dropped with a note")).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        self._total = 0
+        self._dropped = 0
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
+        cell, resources = self._limit_cell(cell, resources)
+        size = sum(_output_size(o) for o in cell.outputs)
+        total = getattr(self, "_total", 0)
+        if self.max_total_bytes > 0 and total + size > self.max_total_bytes:
+            cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=(
+                f"... output dropped ({size} characters): the notebook's outputs passed "
+                f"{self.max_total_bytes / 2**20:g} MiB (output truncated) ...\n"))]
+            size = len(cell.outputs[0].text)
+        self._total = total + size
+        return cell, resources
+
+    def _limit_cell(self, cell, resources):
         budget, data_budget = self.max_chars, self.max_data_bytes
         kept = []
         for output in cell.outputs:
@@ -218,6 +362,9 @@ class IsolatedVerdict(NbGraderPreprocessor):
     - a cell one of whose checks failed in the judge, or got no verdict (the judge could not
       run, or is not installed), gets an ``IsolatedCheckFailed`` error with the judge's
       message, so ``SaveAutoGrades`` gives it 0 points, whatever the kernel printed;
+    - when the notebook's total time (``RobustExecute.notebook_timeout``, shared with the
+      kernel) runs out before the judge answers, every check cell not already failed gets a
+      ``NotebookTimeBudgetExceeded`` error (0 points);
     - a cell whose kernel run already raised keeps that error (0 points).
 
     During the pipeline's autograde ``check(...)`` does not run in the kernel at all (it
@@ -283,10 +430,26 @@ class IsolatedVerdict(NbGraderPreprocessor):
                 return nb, resources
             judge_error = "the isolated judge is not installed (course_lib.grading.judge): no verdict"
             self.log.error(judge_error)
-        elif early is not None and early[0] == sources and early[1] == checks:
-            verdicts, judge_error = early[2].result()
         else:
-            verdicts, judge_error = self._run_judge(judge, sources, checks, resources)
+            if early is not None and early[0] == sources and early[1] == checks:
+                future = early[2]
+            else:
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="isolated-judge")
+                future = pool.submit(self._run_judge, judge, sources, checks, resources)
+                pool.shutdown(wait=False)
+            deadline = resources.get("autograding", {}).get("deadline")
+            try:
+                verdicts, judge_error = future.result(
+                    timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                # The judge shares the notebook's total time; it stops on its own timeouts.
+                verdicts, judge_error = {}, None
+                over_budget = "no verdict: the isolated judge did not finish within the notebook's total time budget"
+                self.log.error(over_budget)
+                for cell in cells:
+                    if not has_error(cell):
+                        cell.outputs = [error_output(TIME_BUDGET_ERROR, over_budget)]
+                return nb, resources
         disagreements = []
         for cell in cells:
             if has_error(cell):
@@ -347,4 +510,91 @@ class HideHiddenTests(NbGraderPreprocessor):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 output.traceback = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+        return cell, resources
+
+
+#: output types a feedback page shows (each rendered escaped, cleaned or as checked base64)
+FEEDBACK_MIMETYPES = ("text/plain", "text/latex", "text/html", "text/markdown", "image/png", "image/jpeg")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.+ -]{0,60}$")
+
+
+def _is_base64(text) -> bool:
+    try:
+        base64.b64decode("".join(str(text).split()), validate=True)
+        return True
+    except (binascii.Error, ValueError):
+        return False
+
+
+class SanitizeFeedback(NbGraderPreprocessor):
+    """Feedback step: keep only what the feedback page can show without running student code.
+
+    - notebook metadata: only ``kernelspec`` and ``language_info`` (no widget state, which
+      nbconvert would load with scripts);
+    - cells: no attachments; metadata reduced to ``nbgrader`` (and that only with a plain
+      ``grade_id``); ids and execution counts that are not plain are dropped;
+    - code outputs: streams and errors (escaped by the template); rich outputs reduced to
+      :data:`FEEDBACK_MIMETYPES`, ``text/html`` cleaned with :func:`clean_html`, PNG/JPEG
+      kept only as valid base64, no output metadata (sizes, file names);
+    - raw cells: cleaned with :func:`clean_html`. Markdown cells are cleaned after rendering
+      by the course's template.
+    """
+
+    def preprocess(self, nb, resources):
+        kept = NotebookNode()
+        for key in ("kernelspec", "language_info"):
+            value = nb.metadata.get(key)
+            if isinstance(value, dict):  # plain names and versions only (they reach the page's markup)
+                kept[key] = NotebookNode({k: v for k, v in value.items()
+                                          if isinstance(v, str) and _PLAIN_VALUE.match(v)})
+        nb.metadata = kept
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, index):
+        cell.pop("attachments", None)
+        meta = cell.get("metadata", {}).get("nbgrader")
+        keep = NotebookNode()
+        if isinstance(meta, dict) and _SAFE_ID.match(str(meta.get("grade_id", "x"))):
+            keep["nbgrader"] = meta
+        cell.metadata = keep
+        if "id" in cell and not _SAFE_ID.match(str(cell.id)):
+            cell.id = f"cell-{index}"
+        if cell.cell_type == "raw":
+            cell.source = clean_html(cell.source)
+        if cell.cell_type != "code":
+            return cell, resources
+        if not isinstance(cell.get("execution_count"), int) or isinstance(cell.get("execution_count"), bool):
+            cell.execution_count = None
+        kept = []
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            if kind == "stream":
+                output.name = "stderr" if output.get("name") == "stderr" else "stdout"
+                output.text = str(output.get("text", ""))
+                kept.append(output)
+                continue
+            if kind == "error":
+                kept.append(error_output(str(output.get("ename", "Error")), str(output.get("evalue", ""))) if not
+                            isinstance(output.get("traceback"), list) else output)
+                continue
+            if kind not in ("display_data", "execute_result"):
+                continue
+            data = NotebookNode()
+            for mimetype in FEEDBACK_MIMETYPES:
+                value = output.get("data", {}).get(mimetype)
+                if value is None:
+                    continue
+                if isinstance(value, list):
+                    value = "".join(map(str, value))
+                if mimetype.startswith("image/") and not _is_base64(value):
+                    continue
+                data[mimetype] = clean_html(value) if mimetype == "text/html" else str(value)
+            if data:
+                output.data = data
+                output.metadata = NotebookNode()
+                if kind == "execute_result" and not isinstance(output.get("execution_count"), int):
+                    output.execution_count = None
+                kept.append(output)
+        cell.outputs = kept
         return cell, resources

@@ -27,6 +27,8 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.reader import NotJSONError
 
+from . import safefs
+
 
 class SubmissionError(Exception):
     """A submission that cannot be graded at all; ``status`` says why (for grades.csv)."""
@@ -46,7 +48,7 @@ class Located:
     notes: list[str] = field(default_factory=list)
 
 
-def locate_notebooks(folder: Path, expected: list[str]) -> Located:
+def locate_notebooks(folder: Path, expected: list[str], present: list[str] | None = None) -> Located:
     """Match the ``.ipynb`` files of a submission folder to the assignment's notebooks.
 
     A notebook found under its own name is used as is. If exactly one expected notebook is
@@ -56,39 +58,54 @@ def locate_notebooks(folder: Path, expected: list[str]) -> Located:
     Args:
         folder: ``submitted/<student>/<assignment>``.
         expected: the notebook names of the assignment, without ``.ipynb``.
+        present: the names of the ``.ipynb`` files of ``folder`` that are regular files (as
+            ``lstat`` saw them); default: the folder is listed here, links and special files
+            left out.
 
     Returns:
         The matches, the notebook names still missing and notes for the grade report.
     """
-    present = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
-    found = {name: folder / f"{name}.ipynb" for name in expected if (folder / f"{name}.ipynb").is_file()}
+    if present is None:
+        present = [e.name for e in safefs.entries(folder) if e.is_file and e.name.endswith(".ipynb")]
+    present = sorted(folder / name for name in present)
+    names = {p.name for p in present}
+    found = {name: folder / f"{name}.ipynb" for name in expected if f"{name}.ipynb" in names}
     missing = [name for name in expected if name not in found]
     others = [p for p in present if p.stem not in expected]
     notes = []
     if len(missing) == 1 and len(others) == 1:
         found[missing[0]] = others[0]
-        notes.append(f"graded {others[0].name} as {missing[0]}.ipynb (renamed notebook)")
+        notes.append(f"graded {safefs.shown(others[0].name)} as {missing[0]}.ipynb (renamed notebook)")
         missing = []
     return Located(found, missing, notes)
 
 
-def read_notebook(path: Path) -> NotebookNode:
-    """Read a submitted notebook, raising :class:`SubmissionError` (``invalid_notebook``) if unreadable."""
+def read_notebook(path: Path, max_bytes: int = 20 * 2**20) -> NotebookNode:
+    """Read a submitted notebook, raising :class:`SubmissionError` if it cannot be graded.
+
+    The file is opened without following a link and must be a regular file of at most
+    ``max_bytes`` (``unsafe_notebook``, ``too_large``); unreadable or not a notebook:
+    ``invalid_notebook``.
+    """
+    name = safefs.shown(path.name)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = safefs.read_regular(path, max_bytes).decode("utf-8")
+    except safefs.UnsafeEntry as error:
+        status = "too_large" if error.why.startswith("larger") else "unsafe_notebook"
+        raise SubmissionError(status, f"{name} is {error.why}: not read") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise SubmissionError("invalid_notebook", f"{path.name} cannot be read: {error}") from None
+        raise SubmissionError("invalid_notebook", f"{name} cannot be read: {error}") from None
     try:
         nb = nbformat.reads(text, as_version=4)
     except (json.JSONDecodeError, NotJSONError) as error:
-        raise SubmissionError("invalid_notebook", f"{path.name} is not valid JSON") from None
+        raise SubmissionError("invalid_notebook", f"{name} is not valid JSON") from None
     except Exception as error:  # nbformat raises several types for a JSON that is no notebook
-        raise SubmissionError("invalid_notebook", f"{path.name} is not a notebook ({error})") from None
+        raise SubmissionError("invalid_notebook", f"{name} is not a notebook ({error})") from None
     if not isinstance(nb.get("cells"), list):
-        raise SubmissionError("invalid_notebook", f"{path.name} has no list of cells")
+        raise SubmissionError("invalid_notebook", f"{name} has no list of cells")
     for index, cell in enumerate(nb.cells):
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
-            raise SubmissionError("invalid_notebook", f"{path.name}: cell {index} is not a notebook cell")
+            raise SubmissionError("invalid_notebook", f"{name}: cell {index} is not a notebook cell")
         if isinstance(cell.get("source"), list):
             cell["source"] = "".join(cell["source"])
         cell.setdefault("metadata", NotebookNode())

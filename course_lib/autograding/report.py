@@ -4,9 +4,16 @@
 plugin, so they match exactly) plus two:
 
 - ``status``: ``graded``; ``timeout`` (a cell ran past the limit: graded, that cell 0);
+  ``time_budget`` (the notebook ran past its total time: graded, unfinished cells 0);
+  ``disk_budget`` (the kernel wrote past its budget and was stopped: graded, later cells 0);
   ``kernel_died`` (graded up to the cell that killed the kernel, later cells 0);
-  ``missing_notebook``; ``invalid_notebook``; ``failed`` (nbgrader or the judge could not
-  grade it); ``unknown_assignment``; ``not_submitted`` (in the gradebook, no submission).
+  ``unsafe_files`` (graded; links, devices, FIFOs, sockets or oddly named files in the
+  submission were not read); ``missing_notebook``; ``invalid_notebook``;
+  ``unsafe_notebook`` (the notebook is a link or a special file: not read, not graded);
+  ``too_large`` (the notebook is over the size limit); ``invalid_name`` (a student or
+  assignment folder whose name is not a plain id, or a link); ``failed`` (nbgrader or the
+  judge could not grade it); ``unknown_assignment``; ``not_submitted`` (in the gradebook, no
+  submission).
 - ``reason``: what happened, in words, for every status but a clean ``graded``.
 
 A 0.0 whose status is not ``graded`` is not a grade: it is a submission to look at.

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -17,7 +15,7 @@ from pathlib import Path
 import nbformat
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
+from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import (
     AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades,
@@ -25,15 +23,16 @@ from nbgrader.preprocessors import (
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
-from . import isolation
+from . import feedback_html, isolation, safefs
 from .course import Course
 from .preprocessors import (
-    HideHiddenTests, IsolatedVerdict, LimitOutputSize, PassingTestStderr, RobustExecute,
+    DISK_BUDGET_ERROR, TIME_BUDGET_ERROR, HideHiddenTests, IsolatedVerdict, LimitOutputSize, PassingTestStderr,
+    RobustExecute, SanitizeFeedback,
 )
 from .repair import SubmissionError, locate_notebooks, read_notebook, restore_metadata
 
 #: statuses that leave the submission out of the gradebook (score 0, reported with a reason)
-UNGRADED = ("missing_notebook", "invalid_notebook", "failed")
+UNGRADED = ("missing_notebook", "invalid_notebook", "unsafe_notebook", "too_large", "invalid_name", "failed")
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,14 @@ class Settings:
         check_seed: the seed the judge draws the checks' secret inputs from; ``None`` lets
             :func:`~course_lib.autograding.pipeline.grade_course` use the course's own
             (created on its first grading, see ``course_check_seed``).
+        notebook_timeout: seconds one notebook's kernel may run in total (its cells and the
+            kernel start); cells not finished by then get 0 points. Default ``6 * timeout``.
+        max_write_mb: MiB a kernel may write to its working folder (also the largest file it
+            may write anywhere); past it the kernel is stopped.
+        max_write_files: files and folders a kernel may create in its working folder.
+        max_notebook_mb: largest submitted notebook (and any other submitted file) read.
+        max_output_mb: outputs kept per notebook after execution (text and rich output
+            together); what is past it is dropped with a note.
     """
 
     timeout: int = 30
@@ -60,6 +67,24 @@ class Settings:
     isolated_verdict: bool = True
     skip_demo_cells: bool = True
     check_seed: int | None = None
+    notebook_timeout: float | None = None
+    max_write_mb: int = 100
+    max_write_files: int = 2000
+    max_notebook_mb: int = 20
+    max_output_mb: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("timeout", "max_write_mb", "max_write_files", "max_notebook_mb", "max_output_mb"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.notebook_timeout is not None and not self.notebook_timeout > 0:
+            raise ValueError(f"notebook_timeout must be > 0 seconds or None, got {self.notebook_timeout!r}")
+
+    @property
+    def notebook_seconds(self) -> float:
+        """The total time one notebook's kernel may run."""
+        return float(self.notebook_timeout or 6 * self.timeout)
 
 
 @dataclass
@@ -100,8 +125,13 @@ def nbgrader_config(course: Course, settings: Settings, db_url: str, **course_di
         "traceback": [f"CellTimeoutError: the cell ran longer than {settings.timeout} s and was interrupted"],
     }
     c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--log-level=ERROR"]
+    c.RobustExecute.notebook_timeout = settings.notebook_seconds
+    c.RobustExecute.max_write_bytes = settings.max_write_mb * 2**20
+    c.RobustExecute.max_write_files = settings.max_write_files
+    c.LimitOutputSize.max_total_bytes = settings.max_output_mb * 2**20
     if settings.sandbox:
         c.RobustExecute.kernel_manager_class = isolation.kernel_manager_class()
+        c.SandboxedKernelManager.file_size_mb = settings.max_write_mb
     # With the judge on, it alone decides the checks: the kernel skips them (check() prints one
     # line, IsolatedVerdict writes the verdict) and the instructor's demo cells are not run.
     c.RobustExecute.defer_checks = settings.isolated_verdict
@@ -117,8 +147,8 @@ def nbgrader_config(course: Course, settings: Settings, db_url: str, **course_di
         RobustExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputSize,
         PassingTestStderr, IsolatedVerdict, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
     ]
-    c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
-    c.HTMLExporter.template_name = "feedback"
+    c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, SanitizeFeedback, CSSHTMLHeaderPreprocessor]
+    feedback_html.configure(c)
     return c
 
 
@@ -166,12 +196,20 @@ def _last_error(log: str) -> str:
     return tracebacks[-1] if tracebacks else (lines[-1] if lines else "nbgrader failed without a message")
 
 
-def stage(course: Course, student: str, assignment: str) -> tuple[dict[str, str], list[str], str]:
+def stage(course: Course, student: str, assignment: str,
+          settings: Settings = Settings()) -> tuple[dict[str, str], list[str], str]:
     """Copy a submission to the staging folder, with notebooks located, read and repaired.
+
+    The submission folder is the student's: it is listed with ``lstat``, and only regular
+    files with plain names are read (``O_NOFOLLOW``, checked with ``fstat``), up to
+    ``settings.max_notebook_mb`` each. Links, devices, FIFOs, sockets, sub-folders and odd
+    names are never followed or copied; an expected notebook that is one of them makes the
+    submission ``unsafe_notebook``, any other one is listed under ``unsafe_files``.
 
     Returns:
         ``(status_by_problem, notes, staged_folder)``: problems maps a status to its reason
-        (``missing_notebook``, ``invalid_notebook``) for notebooks that could not be staged.
+        (``missing_notebook``, ``invalid_notebook``, ``unsafe_files``) for what could not be
+        staged.
 
     Raises:
         SubmissionError: when no notebook at all can be graded.
@@ -179,24 +217,53 @@ def stage(course: Course, student: str, assignment: str) -> tuple[dict[str, str]
     folder = course.submitted / student / assignment
     release = course.release / assignment
     expected = sorted(p.stem for p in release.glob("*.ipynb"))
-    target = course.staging / student / assignment
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    for item in folder.iterdir():  # data files, timestamp.txt
-        if item.suffix != ".ipynb" and item.is_file():
-            shutil.copy2(item, target / item.name)
+    limit = settings.max_notebook_mb * 2**20
+    target = safefs.fresh_dir(course.staging / student / assignment)
 
-    located = locate_notebooks(folder, expected)
+    listing = safefs.entries(folder)
+    files: dict[str, safefs.Entry] = {}
+    refused: list[str] = []
+    unsafe_notebooks: list[str] = []
+    for entry in listing:
+        odd = safefs.odd_name(entry.name)
+        if odd:
+            refused.append(f"{safefs.shown(entry.name)!r} ({odd})")
+        elif entry.is_dir:
+            continue  # sub-folders are not part of a submission (never read)
+        elif not entry.is_file:
+            refused.append(f"{safefs.shown(entry.name)} ({entry.kind})")
+            if entry.name.endswith(".ipynb"):
+                unsafe_notebooks.append(f"{safefs.shown(entry.name)} is {entry.kind}")
+        elif entry.size > limit:
+            if entry.name.endswith(".ipynb"):
+                raise SubmissionError("too_large", f"{safefs.shown(entry.name)} is larger than "
+                                                   f"{settings.max_notebook_mb} MiB ({entry.size} bytes): not graded")
+            refused.append(f"{safefs.shown(entry.name)} (larger than {settings.max_notebook_mb} MiB)")
+        else:
+            files[entry.name] = entry
+    expected_unsafe = [why for why in unsafe_notebooks if why.split(" is ")[0].removesuffix(".ipynb") in expected]
+    if expected_unsafe or (unsafe_notebooks and not any(n.endswith(".ipynb") for n in files)):
+        raise SubmissionError("unsafe_notebook", f"{(expected_unsafe or unsafe_notebooks)[0]}: not read "
+                                                 "(submit the notebook itself, not a link or a special file)")
+
+    for name in files:  # data files, timestamp.txt
+        if not name.endswith(".ipynb"):
+            try:
+                safefs.copy_regular(folder / name, target / name, limit)
+            except (OSError, safefs.UnsafeEntry) as error:
+                refused.append(f"{safefs.shown(name)} ({error})")
+
+    located = locate_notebooks(folder, expected, present=[n for n in files if n.endswith(".ipynb")])
     notes = list(located.notes)
     problems: dict[str, str] = {}
     if located.missing:
-        present = ", ".join(p.name for p in folder.glob("*.ipynb")) or "no .ipynb file"
+        present = ", ".join(safefs.shown(n) for n in files if n.endswith(".ipynb")) or "no .ipynb file"
         problems["missing_notebook"] = (
             f"missing {', '.join(n + '.ipynb' for n in located.missing)} (found: {present})")
     staged = 0
     for name, path in located.notebooks.items():
         try:
-            nb = read_notebook(path)
+            nb = read_notebook(path, max_bytes=limit)
         except SubmissionError as error:
             problems[error.status] = error.reason
             continue
@@ -206,6 +273,9 @@ def stage(course: Course, student: str, assignment: str) -> tuple[dict[str, str]
     if staged == 0:
         status, reason = next(iter(problems.items())) if problems else ("missing_notebook", "no notebook")
         raise SubmissionError(status, reason)
+    if refused:
+        problems["unsafe_files"] = f"not read: {', '.join(refused[:8])}" + (
+            f" and {len(refused) - 8} more" if len(refused) > 8 else "")
     return problems, notes, str(target)
 
 
@@ -219,7 +289,7 @@ def grade_submission(course: Course, student: str, assignment: str, settings: Se
     start = time.perf_counter()
     result = Result(student, assignment, "graded")
     try:
-        problems, notes, staged = stage(course, student, assignment)
+        problems, notes, staged = stage(course, student, assignment, settings)
     except SubmissionError as error:
         result.status, result.reason = error.status, error.reason
         result.seconds = time.perf_counter() - start
@@ -228,9 +298,21 @@ def grade_submission(course: Course, student: str, assignment: str, settings: Se
 
     logger, stream = _capture_logger(f"grade.{student}.{assignment}")
     config = nbgrader_config(course, settings, db_url, assignment_id=assignment, student_id=student)
-    config.IsolatedVerdict.workdir = str(Path(staged) / ".judge")
+    # Folders a sandbox writes: fresh for each submission, outside every folder nbgrader reads,
+    # copies or chmods, and removed afterwards without following anything in them.
+    sandboxes = course.sandboxes / student / assignment
+    for base in (course.autograded, course.feedback):  # outputs of an earlier run: links never followed
+        safefs.remove_tree(base / student / assignment)
+    config.IsolatedVerdict.workdir = str(safefs.fresh_dir(sandboxes / "judge"))
+    config.RobustExecute.workdir = str(sandboxes / "kernel")
     try:
-        _run(Autograde, config, logger, force=True, create_student=True)
+        try:
+            _run(Autograde, config, logger, force=True, create_student=True)
+        finally:
+            try:
+                safefs.remove_tree(sandboxes)
+            except OSError as error:  # e.g. a judge worker still writing: removed on the next run
+                notes.append(f"sandbox folder not removed yet: {error}")
     except Exception as error:  # nbgrader reports a failed notebook by raising at the end
         result.status = "failed"
         result.reason = f"nbgrader autograde failed: {_last_error(stream.getvalue()) or error}"
@@ -239,11 +321,14 @@ def grade_submission(course: Course, student: str, assignment: str, settings: Se
 
     status, findings = read_back(course.autograded / student / assignment)
     if problems:  # e.g. one notebook of several was invalid: graded, but say so first
-        status = next(iter(problems))
+        status = next(iter(problems)) if status == "graded" else status
         findings = list(problems.values()) + findings
     result.status = status
+    # Feedback is built from the autograded notebook alone (no other file is copied).
+    feedback_config = nbgrader_config(course, settings, db_url, assignment_id=assignment, student_id=student)
+    feedback_config.CourseDirectory.ignore = ["*"]
     try:
-        _run(GenerateFeedback, config, logger, force=True)
+        _run(feedback_html.SafeGenerateFeedback, feedback_config, logger, force=True)
     except Exception:
         findings.append(f"feedback not generated: {_last_error(stream.getvalue())}")
     result.reason = "; ".join(findings + notes)
@@ -260,7 +345,8 @@ def read_back(folder: Path) -> tuple[str, list[str]]:
     status, findings = "graded", []
     for path in sorted(folder.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        found: dict[str, list[str]] = {"timeout": [], "died": [], "isolated": [], "truncated": []}
+        found: dict[str, list[str]] = {"timeout": [], "died": [], "isolated": [], "truncated": [],
+                                       "time_budget": [], "disk_budget": []}
         for index, cell in enumerate(nb.cells):
             where = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}"
             for output in cell.get("outputs", []):
@@ -270,13 +356,25 @@ def read_back(folder: Path) -> tuple[str, list[str]]:
                     found["timeout"].append(where)
                 elif ename == "DeadKernelError":
                     found["died"].append(where)
+                elif ename == TIME_BUDGET_ERROR:
+                    found["time_budget"].append(where)
+                elif ename == DISK_BUDGET_ERROR:
+                    found["disk_budget"].append((where, output.get("evalue", "")))
                 elif ename == "IsolatedCheckFailed" and cell.metadata.get("course_autograde", {}).get(
                         "kernel_passed"):
                     found["isolated"].append(where)
                 elif kind == "stream" and "output truncated" in output.get("text", ""):
                     found["truncated"].append(where)
+        if found["disk_budget"]:
+            status = "disk_budget"
+            where, message = found["disk_budget"][0]
+            findings.append(f"{path.stem}: {message} (in {where}); later cells were not run")
+        if found["time_budget"]:
+            status = "time_budget" if status == "graded" else status
+            findings.append(f"{path.stem}: the notebook ran past its total time budget; not finished: "
+                            f"{_names(found['time_budget'])}")
         if found["died"]:
-            status = "kernel_died"
+            status = "kernel_died" if status == "graded" else status
             findings.append(f"{path.stem}: the kernel died in {found['died'][0]}; later cells were not run")
         if found["timeout"]:
             status = "timeout" if status == "graded" else status
@@ -296,14 +394,8 @@ def drop_from_gradebook(course: Course, db_url: str, student: str, assignment: s
             gb.remove_submission(assignment, student)
         except MissingEntry:
             pass
-    for base in (course.autograded, course.feedback):
-        path = base / student / assignment
-        if path.exists():
-            for root, dirs, files in os.walk(path):
-                os.chmod(root, 0o755)
-                for name in files:
-                    os.chmod(os.path.join(root, name), 0o644)
-            shutil.rmtree(path, ignore_errors=True)
+    for base in (course.autograded, course.feedback, course.staging, course.sandboxes):
+        safefs.remove_tree(base / student / assignment)
 
 
 def init_worker() -> None:
