@@ -21,12 +21,16 @@ class CheckSpec:
         class_name: the graded class the check drives.
         description: what a pass means, printed after ``✓ <check_id>:``.
         func: ``func(subject)`` runs the check; raises CheckFailed on a mismatch.
+        kind: ``"class"`` (the subject creates instances of ``class_name``) or
+            ``"function"`` (``class_name`` names a graded module-level function, which the
+            subject calls with plain numbers: ``function_values``, ``build``).
     """
 
     check_id: str
     class_name: str
     description: str
     func: Callable[[Subject], None]
+    kind: str = "class"
 
 
 def rng_for(check_id: str) -> np.random.Generator:
