@@ -17,6 +17,7 @@ once per step (the one stateful rule, reduce-on-plateau, is in :mod:`course_lib.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 
 from course_lib.validation import check_choice, check_in_range, check_non_negative, check_positive
@@ -27,13 +28,18 @@ CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 ANNEAL_STRATEGIES = ("cos", "linear")
 
 
+def _is_whole(value: object) -> bool:
+    """An integer (Python or numpy), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _check_step(step: int) -> None:
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+    if not _is_whole(step) or step < 0:
         raise ValueError(f"step must be an integer >= 0, got {step!r}")
 
 
 def _check_whole(name: str, value: int, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if not _is_whole(value) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
@@ -197,7 +203,7 @@ def one_cycle(step: int, max_lr: float, total_steps: int, pct_start: float = 0.3
         The learning rate at ``step``.
     """
     _check_whole("total_steps", total_steps, low=2)
-    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < total_steps:
+    if not _is_whole(step) or not 0 <= step < total_steps:
         raise ValueError(f"step must be an integer in [0, total_steps={total_steps}), got {step!r}")
     check_non_negative("max_lr", max_lr)
     check_in_range("pct_start", pct_start, 0.0, 1.0, low_inclusive=False, high_inclusive=False)

@@ -206,3 +206,23 @@ BAD = [
 def test_bad_arguments_raise_value_error_naming_the_argument(call, name) -> None:
     with pytest.raises(ValueError, match=rf"^{re.escape(name)}( \* total_steps)? must"):
         call()
+
+
+def test_numpy_steps_and_float32_settings_give_python_floats_close_to_float64() -> None:
+    """Steps from np.arange (numpy integers) are steps; float32 hyperparameters round the result
+    (by ~1e-7 of the scale of the schedule, which gamma**t amplifies t-fold)."""
+    f32, steps = np.float32, np.arange(0, 400, 7)
+    pairs = [
+        (lambda t, d: exponential_decay(t, d(0.1), d(0.99))),
+        (lambda t, d: polynomial_decay(t, d(0.1), 300, d(2.0), d(0.001))),
+        (lambda t, d: cosine_with_restarts(t, d(0.1), 30, 2, d(0.001))),
+        (lambda t, d: cyclic(t, d(0.01), d(0.1), 20, "exp_range", d(0.999))),
+        (lambda t, d: one_cycle(t, d(0.1), 400, d(0.3), d(25.0), d(1e4), "linear")),
+        (lambda t, d: with_warmup(lambda s: exponential_decay(s, d(0.1), d(0.99)), 50, d(0.1))(t)),
+    ]
+    for schedule in pairs:
+        for t in steps:
+            single, double = schedule(t, f32), schedule(t, float)
+            assert type(single) is float and type(double) is float
+            assert single == pytest.approx(double, rel=2e-5, abs=1e-8)  # 1e-7 of the scale 0.1
+            assert schedule(int(t), float) == pytest.approx(double, rel=1e-14)
