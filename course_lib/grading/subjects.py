@@ -396,7 +396,8 @@ class RemoteSubject(Subject):
             self.student_failed(text("what", 300), text("type", 100), text("message", 2000), text("where", 500))
         if kind == "missing":
             self.trace.fail(text("message", 1000),
-                            hint=f"define the class {self.class_name} in a solution cell, and make "
+                            hint=f"define {self.class_name} (the class or function the exercise names) in a "
+                                 "solution cell, and make "
                                  "sure every solution cell runs without errors")
         raise protocol.WorkerStopped(f"the worker could not do {op}: {text('message', 500)}")
 
