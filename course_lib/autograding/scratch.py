@@ -105,6 +105,25 @@ def with_implementation(nb: NotebookNode, code: str) -> NotebookNode:
     return nb
 
 
+def defined_units(source: str) -> list[str]:
+    """Names of the top-level classes and functions a cell defines (the units a chapter may grade)."""
+    return re.findall(r"^(?:class|def)\s+([A-Za-z_]\w*)", source, flags=re.MULTILINE)
+
+
+def with_unit(nb: NotebookNode, unit: str, code: str) -> NotebookNode:
+    """A copy of ``nb`` whose solution cell defining the class or function ``unit`` has the source ``code``.
+
+    Raises:
+        ValueError: when no solution cell defines ``unit``.
+    """
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if _is_solution(cell) and unit in defined_units(cell.source):
+            cell.source = code
+            return nb
+    raise ValueError(f"unit must name a class or function defined in a solution cell, got {unit!r}")
+
+
 def release_notebook(course: Course, assignment: str) -> tuple[str, NotebookNode]:
     """``(notebook name, student version)`` of an assignment's (first) notebook.
 

@@ -3,8 +3,11 @@
 One batch grades every chapter (one student per case, 2 jobs): per chapter the blank
 notebook, the filled one and every implementation in
 tests/fixtures/implementations/<assignment>/ (each wrong_* must lose points, each correct_*
-must earn full marks). The autograder skips the chapters' demo cells, so this also shows
-that no visible test needs them.
+must earn full marks). A chapter that grades several units keeps one fixture folder per unit
+(<assignment>/<unit>/); its k-th correct (wrong) submission puts the k-th correct (wrong)
+fixture of every unit into that unit's solution cell at once, and every unit's own graded
+cells must then earn full marks (lose points). The autograder skips the chapters' demo
+cells, so this also shows that no visible test needs them.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from course_lib.autograding import scratch
 from course_lib.autograding.pipeline import grade_course
 from course_lib.autograding.preprocessors import DEMO_PLACEHOLDER, demo_cells
 from course_lib.autograding.worker import Settings
+from course_lib.grading.judge import find_checks
 
 REPO = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = REPO / "tests" / "fixtures" / "implementations"
@@ -32,6 +36,18 @@ def implementations(assignment: str, full: bool) -> list[Path]:
     return [f for f in files if f.name.startswith("wrong_")][:1]
 
 
+def unit_submissions(assignment: str, full: bool) -> dict[str, dict[str, Path]]:
+    """``{"wrong_set1": {unit: fixture, ...}, ...}`` for a chapter with one fixture folder per unit."""
+    units = sorted(p.name for p in (IMPLEMENTATIONS / assignment).iterdir() if p.is_dir())
+    sets: dict[str, dict[str, Path]] = {}
+    for kind in ("correct", "wrong"):
+        files = {unit: sorted((IMPLEMENTATIONS / assignment / unit).glob(f"{kind}_*.py")) for unit in units}
+        count = max((len(f) for f in files.values()), default=0)
+        for k in range(count if full else min(count, 1 if kind == "wrong" else 0)):
+            sets[f"{kind}_set{k + 1}"] = {unit: found[k % len(found)] for unit, found in files.items() if found}
+    return sets
+
+
 def grade_chapters(root: Path, full: bool):
     course = scratch.new_course(root)
     cases = {}
@@ -41,6 +57,12 @@ def grade_chapters(root: Path, full: bool):
         submissions = {"blank": release, "filled": filled}
         for path in implementations(assignment, full):
             submissions[path.stem] = scratch.with_implementation(filled, path.read_text())
+        if (IMPLEMENTATIONS / assignment).is_dir():
+            for student, fixtures in unit_submissions(assignment, full).items():
+                nb = filled
+                for unit, path in fixtures.items():
+                    nb = scratch.with_unit(nb, unit, path.read_text())
+                submissions[student] = nb
         for student, nb in submissions.items():
             scratch.submit(course, student, assignment, nb, f"{name}.ipynb")
             cases[(student, assignment)] = nb
@@ -71,6 +93,26 @@ def check_batch(course, report, cases):
             check_visible_tests_and_demos(course, student, assignment, cases[(student, assignment)])
         else:
             assert total < maximum, f"{assignment}/{student} earned full marks"
+        if student.startswith(("wrong_set", "correct_set")):
+            for unit, (got, most) in unit_scores(course, student, assignment).items():
+                if student.startswith("wrong_set"):
+                    assert got < most, f"{assignment}/{student}: the wrong {unit} earned full marks {cells}"
+                else:
+                    assert got == most, f"{assignment}/{student}: the correct {unit} lost points {cells}"
+
+
+def unit_scores(course, student, assignment):
+    """``{unit: (score, max)}`` summed over the graded cells whose check drives that unit."""
+    source = scratch.source_notebook(course, assignment, scratch.release_notebook(course, assignment)[0])
+    unit_of = {cell.metadata["nbgrader"]["grade_id"]: find_checks(cell.source)[0][1] for cell in source.cells
+               if cell.metadata.get("nbgrader", {}).get("points") and find_checks(cell.source)}
+    totals: dict[str, list[float]] = {}
+    for grade_id, (got, most) in scores(course, student, assignment).items():
+        pair = totals.setdefault(unit_of[grade_id], [0.0, 0.0])
+        pair[0] += got
+        pair[1] += most
+    assert len(totals) > 1, f"{assignment}: expected several graded units"
+    return {unit: tuple(pair) for unit, pair in totals.items()}
 
 
 def check_visible_tests_and_demos(course, student, assignment, submitted):

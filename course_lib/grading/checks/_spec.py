@@ -23,6 +23,9 @@ class CheckSpec:
         class_name: the graded class the check drives.
         description: what a pass means, printed after ``✓ <check_id>:``.
         func: ``func(subject)`` runs the check; raises CheckFailed on a mismatch.
+        kind: ``"class"`` (the subject creates instances of ``class_name``) or
+            ``"function"`` (``class_name`` names a graded module-level function, which the
+            subject calls with plain numbers: ``function_values``, ``build``).
         forbidden: the implementations the graded unit may not run while the judge
             grades it (someone else's implementation of the exercise).
     """
@@ -31,6 +34,7 @@ class CheckSpec:
     class_name: str
     description: str
     func: Callable[[Subject], None]
+    kind: str = "class"
     forbidden: Forbidden = OPTIMIZER_IMPLEMENTATIONS
 
 
