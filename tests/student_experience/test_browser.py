@@ -512,3 +512,20 @@ def test_solved_notebook_passes_and_validates(chapter, name, lab, page, timings)
         dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
     finally:
         _close_notebook(page, lab)
+
+
+@pytest.mark.parametrize("chapter, name", CHAPTERS, ids=[c for c, _ in CHAPTERS])
+def test_student_notebook_opens_without_unsaved_changes(chapter, name, lab, page):
+    """Opening a chapter must not mark it modified: a student who closes it is not asked to save."""
+    student, _ = _chapter_paths(chapter, name)
+    try:
+        _open_notebook(page, lab, student)
+        time.sleep(2)  # JupyterLab rewrites metadata (kernel, language) just after the kernel starts
+        dirty = page.evaluate(
+            "() => document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current')"
+            ".classList.contains('jp-mod-dirty')")
+        if dirty:
+            _screenshot(page, f"{chapter}-student-dirty")
+        assert not dirty, f"{student} shows unsaved changes right after opening"
+    finally:
+        _close_notebook(page, lab)
