@@ -92,3 +92,7 @@ def test_validate_agrees_with_the_fixture(path, tmp_path):
         assert not results.get("failed"), results
     else:
         assert results.get("failed"), f"Validate says success for {_fixture_id(path)}, which the grader fails"
+        # the dialog quotes the error output: the check's message comes first, without the grader's stack
+        error = results["failed"][0]["error"]
+        assert "Traceback" not in error and "CheckFailed</span>: " in error.split("\n")[0], error[:500]
+        assert "Hint: " in error or "raised" in error, error
