@@ -227,6 +227,7 @@ def plot_trajectories(
     levels: int = 30,
     title: str | None = None,
     show_minima: bool = True,
+    overlay: bool = False,
     ax: Axes | None = None,
 ) -> Figure:
     """Optimizer paths over the contours of a 2-D problem.
@@ -243,6 +244,8 @@ def plot_trajectories(
         levels: number of contour levels.
         title: axes title; the problem's name when None.
         show_minima: mark ``problem.minima``.
+        overlay: for paths that should coincide: the first is drawn wide and pale, every later
+            one dashed on top with its own markers, so that each stays visible where they agree.
         ax: draw into this axes instead of a new figure.
 
     Returns:
@@ -271,7 +274,14 @@ def plot_trajectories(
     for i, (label, path) in enumerate(trajectories.items()):
         points = _trajectory_points(path)
         c = color(i)
-        ax.plot(points[:, 0], points[:, 1], color=c, label=label, lw=1.5, marker=".", markersize=3)
+        every = max(1, len(points) // 40)  # markers stay apart on long paths
+        if overlay and i == 0:
+            style = dict(lw=5.0, alpha=0.45, marker="o", markersize=6, markevery=every, zorder=2)
+        elif overlay:
+            style = dict(lw=1.5, ls="--", marker="x", markersize=5, markevery=every, zorder=2.5)
+        else:
+            style = dict(lw=1.5, marker=".", markersize=3)
+        ax.plot(points[:, 0], points[:, 1], color=c, label=label, **style)
         start, end = points[0], points[-1]
         ax.scatter([start[0]], [start[1]], color=c, marker="o", s=45, edgecolors="white", zorder=3)
         ax.scatter([end[0]], [end[1]], color=c, marker="s", s=45, edgecolors="white", zorder=3)

@@ -15,7 +15,9 @@ import nbformat
 import numpy as np
 import torch
 
+from course_lib.grading import check
 from course_lib.grading.checks import REGISTRY
+from course_lib.grading.judge import find_checks
 from course_lib.grading.subjects import LocalSubject
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,9 +44,10 @@ def visible_tests(source: Path) -> list[tuple[str, str]]:
 
 
 def solved_namespace(solution: str, cls: str) -> dict:
-    """Only what the setup cell provides, so a missing import fails here as in grading."""
+    """Only what the setup cell provides, so a missing import fails here as in grading
+    (plus ``check``, which the visible test cells call)."""
     namespace = {"torch": torch, "math": math, "np": np,
-                 "List": List, "Optional": Optional, "Tuple": Tuple}
+                 "List": List, "Optional": Optional, "Tuple": Tuple, "check": check}
     exec(compile(solution, f"<{cls} solution>", "exec"), namespace)
     return namespace
 
@@ -63,7 +66,7 @@ class ChapterNotebookTests:
     # the visible tests must fail on each.
     MUTANTS: ClassVar[list[tuple[str, str, str]]] = []
     # Text the visible tests must print when they pass on the solution; None checks nothing.
-    VISIBLE_OUTPUT: ClassVar[Optional[str]] = None
+    VISIBLE_OUTPUT: ClassVar[Optional[str]] = "✓ "
 
     def pytest_generate_tests(self, metafunc):
         cls = metafunc.cls
@@ -89,6 +92,9 @@ class ChapterNotebookTests:
         assert all(c.source.lstrip().startswith("#")
                    for c, _ in graded if "BEGIN HIDDEN TESTS" in c.source), (
             "each hidden cell starts with a sentence saying what it checks")
+        visible = [find_checks(c.source) for c, meta in graded if "BEGIN HIDDEN TESTS" not in c.source]
+        assert [calls for calls in visible] == [[pair] for pair in expected], (
+            "each graded check has one visible cell calling the same check, in the same order, for 0 points")
         assert all(not c.get("outputs") for c, _ in all_cells if c.cell_type == "code"), (
             "commit sources without outputs")
 

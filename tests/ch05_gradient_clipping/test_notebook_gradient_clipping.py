@@ -12,5 +12,10 @@ class TestGradientClippingNotebook(ChapterNotebookTests):
         "clipping.step",
         "clipping.step_with_constraint",
     ]
-    VISIBLE_OUTPUT = "OK"  # each visible cell ends with print("<what>: OK")
-    test_visible_tests_catch_mistake = None  # no mutants written for this chapter yet
+    MUTANTS = [
+        ("pull_left_out", "param.grad.add_(self.kl_penalty * (param - reference_params[index]))", "pass"),
+        ("pull_wrong_sign", "param.grad.add_(self.kl_penalty * (param - reference_params[index]))",
+         "param.grad.add_(self.kl_penalty * (reference_params[index] - param))"),
+        ("always_rescale", "if total_norm > self.clip_norm:", "if True:"),
+        ("clip_value_ignored", "param.grad.clamp_(-self.clip_value, self.clip_value)", "pass"),
+    ]

@@ -91,6 +91,17 @@ def test_plot_trajectories(make_problem):
     assert _legend_texts(no_minima.axes[0]) == ["adam"] and no_minima.axes[0].get_title() == "custom"
 
 
+def test_plot_trajectories_overlay_keeps_coinciding_paths_visible():
+    problem = quadratic()
+    path = run_optimizer(lambda p: torch.optim.SGD(p, lr=0.05), problem, 20)
+    ax = _only_axes(plotting.plot_trajectories(problem, {"torch": path, "yours": path}, overlay=True))
+    under, over = ax.get_lines()
+    np.testing.assert_allclose(under.get_xydata(), over.get_xydata())
+    assert under.get_linestyle() == "-" and over.get_linestyle() == "--"
+    assert under.get_linewidth() > 2 * over.get_linewidth() and over.get_zorder() > under.get_zorder()
+    assert under.get_marker() != over.get_marker()
+
+
 def test_plot_trajectories_rejects_bad_paths():
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         plotting.plot_trajectories(quadratic(), {"bad": np.zeros((4, 3))})

@@ -10,6 +10,12 @@ and Binder configure it) and one headless Chromium serve all chapters. For each 
    student never sees them) runs without any error, and nbgrader's **Validate** button says
    "Success! Your notebook passes all the tests.".
 
+Also: Run All on an untouched chapter stops no earlier than its first check (every demo
+above the exercise has run) and fails nowhere before the exercise; the chapter opens
+without an unsaved-changes mark; Validate on a wrong class shows the failing check's
+message and hint at the top of its dialog; chapter 1's learning-rate slider redraws its
+figure.
+
 Screenshots land in ``tests/artifacts/browser/`` (git-ignored). Chromium comes from the
 system (Debian's ``chromium`` package; ``.ci/run`` installs it); without it the tests are
 skipped with a message saying so.
@@ -380,15 +386,18 @@ def _unexecuted(state) -> list[int]:
     return [i for i, p in enumerate(state["prompts"]) if p is not None and not re.search(r"\d", p)]
 
 
-def _run_everything(page) -> int:
+def _run_everything(page, after_first_run=None) -> int:
     """Run All Cells; where a failing cell stops the run, go on below it. Returns the number of runs.
 
     JupyterLab (like the kernel) stops a run at the first error, so a student whose exercise
     is not done yet sees the cells below it unexecuted and uses "Run Selected Cell and All
-    Below" to go on; this does the same until every code cell has run.
+    Below" to go on; this does the same until every code cell has run. ``after_first_run``
+    is called with the page state when the first Run All Cells has stopped.
     """
     _menu(page, "Run", "runmenu:run-all")
     state = _wait(page, lambda s: _finished(s) and _started(s), RUN_S, "Run All Cells to finish", settle=3)
+    if after_first_run is not None:
+        after_first_run(state)
     runs = 1
     while _unexecuted(state):
         index = _unexecuted(state)[0]
@@ -469,7 +478,18 @@ def test_student_notebook_runs_to_the_exercise(chapter, name, lab, page, timings
         _open_notebook(page, lab, student)
         timings[f"{chapter} student: open"] = round(time.monotonic() - start, 1)
         _screenshot(page, f"{chapter}-student-opened")
-        _run_everything(page)
+        first_todo = next(i for i, c in enumerate(nb.cells)
+                          if c.cell_type == "code" and "raise NotImplementedError()" in c.source)
+        first_check = next(i for i, c in enumerate(nb.cells)
+                           if c.cell_type == "code" and "\ncheck(" in "\n" + c.source)
+
+        def demos_ran(state):
+            # Run All stops at the first check of the class: every cell above it has run
+            stopped = _unexecuted(state)
+            assert not stopped or stopped[0] > first_check, (
+                f"{student}: Run All stopped at cell {stopped[0]}, before the first check ({first_check})")
+
+        _run_everything(page, after_first_run=demos_ran)
         timings[f"{chapter} student: open + run"] = round(time.monotonic() - start, 1)
         cells = page.evaluate(JS_RENDERED)
         _screenshot(page, f"{chapter}-student-plot", scroll_to=f"{PANEL} .jp-RenderedImage")
@@ -481,6 +501,8 @@ def test_student_notebook_runs_to_the_exercise(chapter, name, lab, page, timings
         unexpected = [(i, text[-600:]) for i, text in errors if not EXPECTED_ERRORS.search(text)]
         assert not unexpected, (
             f"{student}: errors other than the exercise's NotImplementedError: {unexpected}")
+        early = [i for i, _ in errors if i < first_todo]
+        assert not early, f"{student}: cells {early} fail before the exercise (cell {first_todo})"
     finally:
         _close_notebook(page, lab)
 
@@ -511,5 +533,107 @@ def test_solved_notebook_passes_and_validates(chapter, name, lab, page, timings)
         body = dialog.locator(".jp-Dialog-body").inner_text()
         assert VALIDATE_SUCCESS in body, f"{solved}: Validate said:\n{body[:2000]}"
         dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    finally:
+        _close_notebook(page, lab)
+
+
+@pytest.mark.parametrize("chapter, name", CHAPTERS, ids=[c for c, _ in CHAPTERS])
+def test_student_notebook_opens_without_unsaved_changes(chapter, name, lab, page):
+    """Opening a chapter must not mark it modified: a student who closes it is not asked to save."""
+    student, _ = _chapter_paths(chapter, name)
+    try:
+        _open_notebook(page, lab, student)
+        time.sleep(2)  # JupyterLab rewrites metadata (kernel, language) just after the kernel starts
+        dirty = page.evaluate(
+            "() => document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current')"
+            ".classList.contains('jp-mod-dirty')")
+        if dirty:
+            _screenshot(page, f"{chapter}-student-dirty")
+        assert not dirty, f"{student} shows unsaved changes right after opening"
+    finally:
+        _close_notebook(page, lab)
+
+
+def _with_fixture(lab: LabServer, chapter: str, name: str, fixture: str) -> str:
+    """A copy of the student notebook whose class cell is tests/fixtures/implementations/<chapter>/<fixture>.py."""
+    from course_lib.autograding import scratch
+
+    code = (ROOT / "tests" / "fixtures" / "implementations" / chapter / f"{fixture}.py").read_text()
+    nb = nbformat.read(lab.root / "notebooks" / chapter / f"{name}.ipynb", as_version=4)
+    nb = scratch.with_class(nb, scratch.defined_classes(code)[0], code)
+    path = f"notebooks/{chapter}/{name}_{fixture}.ipynb"
+    nbformat.write(nb, lab.root / path)
+    return path
+
+
+# The message of a failing check, measured in the Validate dialog: where it starts, relative
+# to the dialog's scroll box, and whether the box has been scrolled.
+JS_VALIDATE_MESSAGE = """
+() => {
+  const body = document.querySelector('.jp-Dialog #validation-message');
+  const box = body.closest('.jp-Dialog-body') || body;
+  const pres = [...body.querySelectorAll('pre')].filter(p => p.textContent.includes('CheckFailed: '));
+  if (!pres.length) return null;
+  const message = pres[0].getBoundingClientRect(), view = box.getBoundingClientRect();
+  return {top: message.top - view.top, height: view.height, scrolled: box.scrollTop,
+          text: pres[0].textContent};
+}
+"""
+
+WRONG = [("01_gradient_descent", "gradient_descent", "wrong_nesterov_is_heavy_ball", "gradient_descent.nesterov"),
+         ("04_projected_gd", "projected_gd", "wrong_box_branch_missing", "projections.step_box")]
+
+
+@pytest.mark.parametrize("chapter, name, fixture, check_id", WRONG, ids=[w[2] for w in WRONG])
+def test_validate_shows_why_a_wrong_solution_fails(chapter, name, fixture, check_id, lab, page):
+    """Validate on a wrong class says which check failed, with its hint, at the top of the dialog."""
+    _chapter_paths(chapter, name)
+    path = _with_fixture(lab, chapter, name, fixture)
+    try:
+        _open_notebook(page, lab, path)
+        page.locator(f"{PANEL} .validate-button").click()
+        dialog = page.locator(".jp-Dialog").filter(has_text="Validation Results")
+        dialog.wait_for(timeout=VALIDATE_S * 1000)
+        _screenshot(page, f"{chapter}-{fixture}-validate")
+        body = dialog.locator(".jp-Dialog-body").inner_text()
+        assert VALIDATE_SUCCESS not in body and "The following cell failed" in body, body[:2000]
+        shown = page.evaluate(JS_VALIDATE_MESSAGE)
+        assert shown is not None, f"no CheckFailed message in the dialog:\n{body[:2000]}"
+        assert f"{check_id} failed: " in shown["text"] and "Hint: " in shown["text"], shown["text"]
+        assert "Traceback" not in body, "the dialog shows the grader's stack"
+        assert shown["scrolled"] == 0 and 0 <= shown["top"] < shown["height"] - 40, (
+            f"the failing message starts below what the dialog shows without scrolling: {shown}")
+        dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    finally:
+        _close_notebook(page, lab)
+
+
+def test_slider_redraws_the_figure(lab, page):
+    """Chapter 1's learning-rate slider: typing a new value redraws the ravine figure in place."""
+    chapter, name = CHAPTERS[0]
+    student, _ = _chapter_paths(chapter, name)
+    nb = nbformat.read(lab.root / student, as_version=4)
+    index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "explore(draw_ravine" in c.source)
+    try:
+        _open_notebook(page, lab, student)
+        _menu(page, "Run", "runmenu:run-all")
+        _wait(page, lambda s: _finished(s) and _started(s), RUN_S, "Run All Cells to finish", settle=3)
+        cell = page.locator(f"{PANEL} .jp-Notebook .jp-Cell").nth(index)
+        cell.scroll_into_view_if_needed()
+        image = cell.locator(".jp-RenderedImage img")
+        image.wait_for()
+        before = image.get_attribute("src")
+        readout = cell.locator(".widget-readout").first
+        readout.wait_for(timeout=30_000)
+        readout.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.type("0.03")
+        page.keyboard.press("Enter")
+        deadline = time.monotonic() + 60
+        while image.get_attribute("src") == before and time.monotonic() < deadline:
+            time.sleep(0.25)
+        _screenshot(page, f"{chapter}-slider-moved", scroll_to=f"{PANEL} .widget-readout")
+        assert image.get_attribute("src") != before, "the figure did not change after the slider moved"
+        assert float(readout.inner_text().strip()) == 0.03
     finally:
         _close_notebook(page, lab)

@@ -1,0 +1,38 @@
+"""How a failing check looks in the notebook: its message, without the grader's stack.
+
+A check that fails raises :class:`~course_lib.grading.errors.CheckFailed` deep inside the
+grading code; IPython's default traceback would show six frames of that code before the
+message that teaches (which case, step and entry, expected, obtained, hint). In the
+notebook, and in the Validate dialog that quotes the error output, the message comes first
+and alone. Every other exception keeps IPython's full traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["show_check_failures_briefly"]
+
+RED, RESET = "\x1b[31m", "\x1b[0m"
+
+
+def brief(etype: type, value: BaseException) -> list[str]:
+    """The lines shown for a failed check: ``CheckFailed: <message>`` (name in red)."""
+    return [f"{RED}{etype.__name__}{RESET}: {value}"]
+
+
+def show_check_failures_briefly() -> None:
+    """Make IPython show failed checks as their message only (nothing happens outside IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from course_lib.grading.errors import CheckFailed
+
+    def handler(shell, etype, value, tb, tb_offset=None):
+        lines = brief(etype, value)
+        shell._showtraceback(etype, value, lines)
+        return lines
+
+    shell.set_custom_exc((CheckFailed,), handler)
