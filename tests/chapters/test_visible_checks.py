@@ -79,7 +79,8 @@ def validate(path: Path, tmp_path: Path) -> dict:
 # chapter, the wrong ones being those that Validate once let through. That Validate fails
 # exactly when a visible cell raises is nbgrader's rule; the test above covers every fixture.
 LET_THROUGH = {"04_projected_gd": "wrong_box_branch_missing", "05_gradient_clipping": "wrong_no_pull"}
-VALIDATED = [path for chapter in sorted(FIXTURES.iterdir()) for path in (
+# (chapters whose fixtures are sorted by graded unit, in sub-folders, validate in their own tests)
+VALIDATED = [path for chapter in sorted(FIXTURES.iterdir()) if any(chapter.glob("correct_*.py")) for path in (
     sorted(chapter.glob("correct_*.py"))[0],
     chapter / f"{LET_THROUGH[chapter.name]}.py" if chapter.name in LET_THROUGH else sorted(chapter.glob("wrong_*.py"))[0])]
 
