@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from course_lib.autograding.scratch import defined_classes
 from course_lib.grading.checks import REGISTRY
 from course_lib.grading.judge import find_checks
 
@@ -40,10 +41,22 @@ def test_points_come_only_from_judged_checks(path):
     assert total == 10, f"each chapter is worth 10 points, {path.parent.name} awards {total}"
 
 
+def _solution_classes(path: Path) -> list[list[str]]:
+    """The top-level classes each solution cell defines (an ungraded exercise cell defines none)."""
+    return [defined_classes("".join(cell["source"])) for cell in json.loads(path.read_text())["cells"]
+            if cell["metadata"].get("nbgrader", {}).get("solution") and cell["cell_type"] == "code"]
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
 def test_every_check_of_the_class_is_graded(path):
+    """Graded classes are exactly the solution cells' classes, one per cell, each with every one of its checks.
+
+    Chapters 1-5 grade one class; a chapter may grade several, each in its own solution cell.
+    """
     used = {find_checks(source)[0][0] for source, meta in _graded(path) if meta["points"]}
     class_names = {REGISTRY[c].class_name for c in used}
-    assert len(class_names) == 1
+    per_cell = [names for names in _solution_classes(path) if names]
+    assert all(len(names) == 1 for names in per_cell), f"one class per solution cell, got {per_cell}"
+    assert per_cell and sorted(names[0] for names in per_cell) == sorted(class_names)
     expected = {c for c, spec in REGISTRY.items() if spec.class_name in class_names}
     assert used == expected, f"checks of {class_names} not graded: {sorted(expected - used)}"

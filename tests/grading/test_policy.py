@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from course_lib.grading.policy import scan
-from grading.grading_helpers import ALL_FIXTURES, CLASS_OF
+from grading.grading_helpers import ALL_FIXTURES, class_of
 
 FORBIDDEN = {
     "import torch.optim": "import torch.optim\n",
@@ -77,7 +77,7 @@ def test_ordinary_code_is_allowed(case: str) -> None:
 
 @pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_fixtures_pass_the_scan(path) -> None:
-    assert scan(path.read_text(), CLASS_OF[path.parent.name]) == []
+    assert scan(path.read_text(), class_of(path)) == []
 
 
 def test_messages_name_the_line_and_the_reason() -> None:
