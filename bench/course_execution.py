@@ -2,7 +2,7 @@
 
 Runs every solutions notebook top to bottom in a fresh kernel (the same work as
 nbval in `make test`) and prints wall-clock seconds per notebook, kernel start
-included, and the total. Goal: all five under 60 s together on a 2-core CPU.
+included, and the total. Goal: all of them under 60 s together on a 2-core CPU.
 
     .venv/bin/python bench/course_execution.py [--repeat N]
 """

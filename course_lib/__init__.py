@@ -1,12 +1,14 @@
 """Reference library of the Optimization for Deep Learning course.
 
-The five graded classes (the reference solutions students are graded against):
+The graded classes (the reference solutions students are graded against):
 
 - :class:`GradientDescentOptimizer` (chapter 1): SGD, momentum, Nesterov.
 - :class:`AdamOptimizer` (chapter 2): Adam with bias correction.
 - :class:`LRScheduler` (chapter 3): step decay, cosine, warmup + cosine.
 - :class:`ProjectedGD` (chapter 4): gradient step, then soft thresholding or box projection.
 - :class:`ClippingOptimizer` (chapter 5): clipping by norm and value, trust-region pull.
+- :class:`AdagradOptimizer`, :class:`RMSpropOptimizer`, :class:`AdamWOptimizer`,
+  :class:`LionOptimizer`, :class:`LAMBOptimizer` (chapter 6): the optimizer zoo.
 - :class:`ReduceLROnPlateau` (chapter 7), next to the six graded schedule functions of
   :mod:`course_lib.schedule_zoo`.
 """
@@ -17,12 +19,17 @@ from importlib import import_module
 # worker imports ``course_lib.grading`` and must not have the reference solutions
 # loaded (it blocks them before running a student's code).
 _HOMES = {
+    "AdagradOptimizer": "course_lib.adagrad",
     "AdamOptimizer": "course_lib.adam",
     "AdamWOptimizer": "course_lib.adam",
     "ClippingOptimizer": "course_lib.clipping",
     "GradientDescentOptimizer": "course_lib.gradient_descent",
+    "LAMBOptimizer": "course_lib.lamb",
+    "LARSOptimizer": "course_lib.lars",
+    "LionOptimizer": "course_lib.lion",
     "LRScheduler": "course_lib.lr_scheduler",
     "ProjectedGD": "course_lib.projections",
+    "RMSpropOptimizer": "course_lib.rmsprop",
     "ReduceLROnPlateau": "course_lib.plateau",
 }
 

@@ -41,6 +41,8 @@ __all__ = [
     "plot_landscape_2d",
     "plot_function_1d",
     "plot_histories",
+    "plot_sweeps",
+    "plot_bars",
 ]
 
 #: Okabe-Ito colours (blue, vermillion, bluish green, reddish purple, orange,
@@ -502,4 +504,98 @@ def plot_histories(
         ax.set_title(label)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
+    return fig
+
+
+def plot_sweeps(
+    x: Sequence[float] | None,
+    curves: Mapping[str, Sequence[float] | tuple[Sequence[float], Sequence[float]]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    log_x: bool = True,
+    log_y: bool = True,
+    ax: Axes | None = None,
+) -> Figure:
+    """One value per setting, one line with markers per method (a learning-rate or batch-size sweep).
+
+    Curves may hold NaN (a run that diverged): the line breaks there.
+
+    Args:
+        x: the settings swept, shared by every curve and marked on the x-axis; None
+            when every curve brings its own.
+        curves: name -> one value per setting, or ``(x_values, y_values)``.
+        xlabel: x-axis label.
+        ylabel: y-axis label.
+        title: axes title.
+        log_x: logarithmic x-axis.
+        log_y: logarithmic y-axis.
+        ax: draw into this axes instead of a new figure.
+
+    Returns:
+        The figure.
+    """
+    if not curves:
+        raise ValueError("curves must not be empty, got {}")
+    fig, ax = _figure_and_axes(ax)
+    arrays = []
+    for i, (label, values) in enumerate(curves.items()):
+        if isinstance(values, tuple) and len(values) == 2:
+            xs, ys = np.asarray(values[0], dtype=np.float64), np.asarray(values[1], dtype=np.float64)
+        else:
+            ys = np.asarray(values, dtype=np.float64)
+            xs = np.asarray(x, dtype=np.float64)[: len(ys)]
+        arrays.append(ys)
+        ax.plot(xs, ys, color=color(i), label=label, linewidth=1.6, marker="o")
+    if log_x:
+        ax.set_xscale("log")
+    if x is not None:
+        ax.set_xticks(list(x), [f"{value:g}" for value in x])
+        ax.minorticks_off()
+    if log_y and any(np.isfinite(a).any() for a in arrays):
+        _set_log_y(ax, arrays)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def plot_bars(
+    values: Mapping[str, float],
+    *,
+    ylabel: str,
+    title: str,
+    annotate: str = "{:.2f}",
+    ax: Axes | None = None,
+) -> Figure:
+    """A bar per name, its value written above it (e.g. bytes of optimizer state per parameter).
+
+    Args:
+        values: name -> value.
+        ylabel: y-axis label.
+        title: axes title.
+        annotate: format of the number written above each bar ("" writes none).
+        ax: draw into this axes instead of a new figure.
+
+    Returns:
+        The figure.
+    """
+    if not values:
+        raise ValueError("values must not be empty, got {}")
+    fig, ax = _figure_and_axes(ax, figsize=(max(FIGSIZE[0], 1.1 * len(values)), FIGSIZE[1]))
+    names = list(values)
+    heights = [float(values[n]) for n in names]
+    bars = ax.bar(range(len(names)), heights, color=[color(i) for i in range(len(names))])
+    if annotate:
+        for bar, height in zip(bars, heights):
+            ax.annotate(annotate.format(height), (bar.get_x() + bar.get_width() / 2, height),
+                        ha="center", va="bottom", fontsize="small", xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_ylim(0, 1.15 * max(max(heights), 1e-12))
     return fig

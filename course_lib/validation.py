@@ -102,3 +102,21 @@ def check_params(params: Iterable[torch.Tensor]) -> list[torch.Tensor]:
         if not isinstance(param, torch.Tensor):
             raise ValueError(f"params[{index}] must be a torch.Tensor, got {type(param).__name__}")
     return params
+
+
+def check_betas(betas: Sequence[float]) -> tuple[float, float]:
+    """Require a pair ``(beta1, beta2)`` of decay rates, each in ``[0, 1)``.
+
+    Returns:
+        The pair as floats.
+
+    Raises:
+        ValueError: ``"betas must be a pair (beta1, beta2), ..."`` or
+        ``"betas[0] must be in [0.0, 1.0), got 1.0"``.
+    """
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    beta1, beta2 = betas
+    check_in_range("betas[0]", beta1, 0.0, 1.0, high_inclusive=False)
+    check_in_range("betas[1]", beta2, 0.0, 1.0, high_inclusive=False)
+    return float(beta1), float(beta2)

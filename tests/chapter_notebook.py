@@ -33,9 +33,11 @@ def cells(source: Path) -> list:
     return [(c, c.metadata.get("nbgrader", {})) for c in nb.cells]
 
 
-def solution_source(source: Path) -> str:
-    (solution,) = [c.source for c, meta in cells(source) if meta.get("solution")]
-    return solution
+def solution_source(source: Path, exercises: tuple[str, ...] = ()) -> str:
+    """The graded classes' solution cells, joined (one cell for a chapter with one class)."""
+    sources = [c.source for c, meta in cells(source) if meta.get("solution") and meta["grade_id"] not in exercises]
+    assert sources, f"{source.name} has no solution cell"
+    return "\n\n".join(sources)
 
 
 def visible_tests(source: Path) -> list[tuple[str, str]]:
@@ -62,6 +64,11 @@ class ChapterNotebookTests:
     SOURCE: ClassVar[Path]
     CLASS: ClassVar[str]
     CHECK_IDS: ClassVar[list[str]]
+    # A chapter that grades several classes lists them here, in the order of their solution cells
+    # (one class per cell); CLASS is then unused.
+    CLASSES: ClassVar[list[str]] = []
+    # grade_ids of solution cells that are not a graded class (an ungraded exercise: a decision).
+    EXERCISES: ClassVar[tuple[str, ...]] = ()
     # Plausible wrong solutions, as (name, text in the solution, replacement):
     # the visible tests must fail on each.
     MUTANTS: ClassVar[list[tuple[str, str, str]]] = []
@@ -81,12 +88,18 @@ class ChapterNotebookTests:
             "every cell needs nbgrader metadata")
         assert all(meta.get("locked") for _, meta in all_cells if not meta.get("solution")), (
             "prose and demos are read-only")
-        solutions = [c for c, meta in all_cells if meta.get("solution")]
-        assert len(solutions) == 1 and solutions[0].source.startswith(f"class {self.CLASS}")
+        classes = self.graded_classes()
+        solutions = [c for c, meta in all_cells if meta.get("solution") and meta["grade_id"] not in self.EXERCISES]
+        assert len(solutions) == len(classes)
+        assert all(c.source.startswith(f"class {cls}") for c, cls in zip(solutions, classes))
+        exercises = [meta["grade_id"] for c, meta in all_cells if meta.get("solution") and meta["grade_id"] in self.EXERCISES]
+        assert exercises == list(self.EXERCISES)
+        assert all(not meta.get("grade") for _, meta in all_cells if meta.get("grade_id") in self.EXERCISES)
         graded = [(c, meta) for c, meta in all_cells if meta.get("grade")]
         hidden = [HIDDEN.search(c.source) for c, _ in graded if "BEGIN HIDDEN TESTS" in c.source]
         assert all(hidden), "a hidden cell must hold exactly one check(\"<id>\", <Class>) call"
-        expected = [(cid, self.CLASS) for cid in self.CHECK_IDS]
+        expected = [(cid, REGISTRY[cid].class_name) for cid in self.CHECK_IDS]
+        assert {cls for _, cls in expected} == set(classes)
         assert [(m["id"], m["cls"]) for m in hidden] == expected
         assert sum(meta["points"] for _, meta in graded) == 10  # visible tests carry 0 points
         assert all(c.source.lstrip().startswith("#")
@@ -98,12 +111,15 @@ class ChapterNotebookTests:
         assert all(not c.get("outputs") for c, _ in all_cells if c.cell_type == "code"), (
             "commit sources without outputs")
 
+    def graded_classes(self) -> list[str]:
+        return list(self.CLASSES) or [self.CLASS]
+
     def test_solution_passes_check(self, check_id):
-        namespace = solved_namespace(solution_source(self.SOURCE), self.CLASS)
-        REGISTRY[check_id].func(LocalSubject(namespace[self.CLASS]))
+        namespace = solved_namespace(solution_source(self.SOURCE, self.EXERCISES), REGISTRY[check_id].class_name)
+        REGISTRY[check_id].func(LocalSubject(namespace[REGISTRY[check_id].class_name]))
 
     def test_visible_tests_pass_on_solution(self, capsys):
-        namespace = solved_namespace(solution_source(self.SOURCE), self.CLASS)
+        namespace = solved_namespace(solution_source(self.SOURCE, self.EXERCISES), self.graded_classes()[0])
         for grade_id, source in visible_tests(self.SOURCE):
             exec(compile(source, f"<{grade_id}>", "exec"), dict(namespace))
         if self.VISIBLE_OUTPUT is not None:
@@ -111,9 +127,11 @@ class ChapterNotebookTests:
 
     def test_visible_tests_catch_mistake(self, mutant):
         name, old, new = mutant
-        solution = solution_source(self.SOURCE)
-        assert old in solution, f"mutant {name!r} no longer applies to the solution"
-        namespace = solved_namespace(solution.replace(old, new), self.CLASS)
+        solution = solution_source(self.SOURCE, self.EXERCISES)
+        # With several classes joined, a mutant must name the one place it changes.
+        applies = solution.count(old) == 1 if self.CLASSES else old in solution
+        assert applies, f"mutant {name!r} no longer applies to the solution"
+        namespace = solved_namespace(solution.replace(old, new), self.graded_classes()[0])
         failures = 0
         for grade_id, source in visible_tests(self.SOURCE):
             try:

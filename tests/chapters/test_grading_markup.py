@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from course_lib.autograding.scratch import defined_classes
 from course_lib.grading.checks import REGISTRY
 from course_lib.grading.judge import find_checks
 
@@ -48,17 +49,16 @@ def _solution_sources(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
 def test_every_check_of_the_class_is_graded(path):
-    """A chapter grades one class, or (chapter 7) several units: every check of each is graded."""
+    """Every check of every graded unit (class or function) is graded, and the graded classes are
+    exactly the classes the solution cells define, one per cell (chapters 1-5 grade one class)."""
     used = {find_checks(source)[0][0] for source, meta in _graded(path) if meta["points"]}
     units = {REGISTRY[c].class_name for c in used}
-    kinds = {REGISTRY[c].kind for c in used}
-    assert len({c.split(".")[0] for c in used}) == 1, f"{path.parent.name} grades checks of several chapters"
-    if kinds == {"class"} and len(units) > 1:
-        pytest.fail(f"{path.parent.name} grades several classes {sorted(units)} and no function")
     expected = {c for c, spec in REGISTRY.items() if spec.class_name in units}
     assert used == expected, f"checks of {units} not graded: {sorted(expected - used)}"
-    chapter = {c for c in REGISTRY if c.split(".")[0] == next(iter(used)).split(".")[0]}
-    assert used == chapter, f"checks of the chapter not graded: {sorted(chapter - used)}"
+    classes = {REGISTRY[c].class_name for c in used if REGISTRY[c].kind == "class"}
+    per_cell = [names for names in map(defined_classes, _solution_sources(path)) if names]
+    assert all(len(names) == 1 for names in per_cell), f"one class per solution cell, got {per_cell}"
+    assert sorted(names[0] for names in per_cell) == sorted(classes), (per_cell, classes)
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)

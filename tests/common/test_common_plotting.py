@@ -194,3 +194,31 @@ def test_the_module_never_selects_a_backend_or_shows_a_figure():
         if isinstance(node, ast.Call)
     }
     assert not called & {"use", "show", "switch_backend", "ion"}
+
+
+def test_plot_sweeps_shared_and_own_x_values():
+    fig = plotting.plot_sweeps([32, 128, 512], {"a": [0.1, 0.2, 0.4], "b": [0.1, np.nan, 0.3]},
+                               xlabel="batch size", ylabel="loss", title="sweep", log_y=False)
+    ax = _only_axes(fig)
+    assert _legend_texts(ax) == ["a", "b"]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["32", "128", "512"]
+    np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), [32, 128, 512])
+    own = plotting.plot_sweeps(None, {"a": ([1e-3, 1e-2], [0.5, 0.05]), "b": ([0.1, 0.3], [0.2, 0.02])},
+                               xlabel="learning rate", ylabel="loss", title="lr")
+    ax = _only_axes(own)
+    np.testing.assert_allclose(ax.get_lines()[1].get_xdata(), [0.1, 0.3])
+    assert ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match="curves must not be empty"):
+        plotting.plot_sweeps([1], {}, xlabel="x", ylabel="y", title="t")
+
+
+def test_plot_bars_writes_each_value_above_its_bar():
+    fig = plotting.plot_bars({"SGD": 0.0, "Adam": 8.0, "Lion": 4.0}, ylabel="bytes", title="state")
+    ax = _only_axes(fig)
+    assert [round(p.get_height(), 6) for p in ax.patches] == [0.0, 8.0, 4.0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["SGD", "Adam", "Lion"]
+    assert [t.get_text() for t in ax.texts] == ["0.00", "8.00", "4.00"]
+    assert ax.get_ylabel() == "bytes" and ax.get_title() == "state"
+    with pytest.raises(ValueError, match="values must not be empty"):
+        plotting.plot_bars({}, ylabel="y", title="t")

@@ -51,6 +51,31 @@ CONTRACT = {
         "step": "()",
         "zero_grad": "()",
     }),
+    "AdagradOptimizer": ("06_optimizer_zoo", "optimizer_zoo.ipynb", {
+        "__init__": "(params, lr=0.01, eps=1e-10, initial_accumulator_value=0.0)",
+        "step": "()",
+        "zero_grad": "()",
+    }),
+    "RMSpropOptimizer": ("06_optimizer_zoo", "optimizer_zoo.ipynb", {
+        "__init__": "(params, lr=0.01, alpha=0.99, eps=1e-08, momentum=0.0, centered=False)",
+        "step": "()",
+        "zero_grad": "()",
+    }),
+    "AdamWOptimizer": ("06_optimizer_zoo", "optimizer_zoo.ipynb", {
+        "__init__": "(params, lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01)",
+        "step": "()",
+        "zero_grad": "()",
+    }),
+    "LionOptimizer": ("06_optimizer_zoo", "optimizer_zoo.ipynb", {
+        "__init__": "(params, lr=0.0001, betas=(0.9, 0.99), weight_decay=0.0)",
+        "step": "()",
+        "zero_grad": "()",
+    }),
+    "LAMBOptimizer": ("06_optimizer_zoo", "optimizer_zoo.ipynb", {
+        "__init__": "(params, lr=0.001, betas=(0.9, 0.999), eps=1e-06, weight_decay=0.0)",
+        "step": "()",
+        "zero_grad": "()",
+    }),
     "ReduceLROnPlateau": ("07_schedule_zoo", "schedule_zoo.ipynb", {
         "__init__": "(lr, mode='min', factor=0.1, patience=10, threshold=0.0001, threshold_mode='rel', "
                     "cooldown=0, min_lr=0.0, eps=1e-08)",

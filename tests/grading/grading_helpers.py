@@ -15,13 +15,16 @@ from course_lib.grading.checks import REGISTRY
 from course_lib.grading.judge import Verdict, judge_checks
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "implementations"
-CLASS_OF = {
-    "01_gradient_descent": "GradientDescentOptimizer",
-    "02_adam": "AdamOptimizer",
-    "03_lr_schedules": "LRScheduler",
-    "04_projected_gd": "ProjectedGD",
-    "05_gradient_clipping": "ClippingOptimizer",
+# assignment -> the graded classes; each fixture file in the assignment's folder holds one of them.
+CLASSES_OF = {
+    "01_gradient_descent": ("GradientDescentOptimizer",),
+    "02_adam": ("AdamOptimizer",),
+    "03_lr_schedules": ("LRScheduler",),
+    "04_projected_gd": ("ProjectedGD",),
+    "05_gradient_clipping": ("ClippingOptimizer",),
+    "06_optimizer_zoo": ("AdagradOptimizer", "RMSpropOptimizer", "AdamWOptimizer", "LionOptimizer", "LAMBOptimizer"),
 }
+GRADED_CLASSES = {name for names in CLASSES_OF.values() for name in names}
 #: chapters that grade several units (functions and a class): fixtures sit in one folder per unit,
 #: <assignment>/<unit>/correct_*.py, each defining that unit only
 UNITS_OF = {
@@ -35,10 +38,18 @@ def assignment_of(path: Path) -> str:
     return path.relative_to(FIXTURES).parts[0]
 
 
+def class_of(path: Path) -> str:
+    """The one graded class of its assignment that a fixture file (of a chapter of classes) defines."""
+    text = path.read_text()
+    names = CLASSES_OF[assignment_of(path)]
+    found = [name for name in names if re.search(rf"^class {name}\b", text, re.MULTILINE)]
+    assert len(found) == 1, f"{path.name} must define exactly one of {names}, found {found}"
+    return found[0]
+
+
 def unit_of(path: Path) -> str:
     """The graded class or function a fixture file defines."""
-    assignment = assignment_of(path)
-    return CLASS_OF[assignment] if assignment in CLASS_OF else path.parent.name
+    return class_of(path) if assignment_of(path) in CLASSES_OF else path.parent.name
 
 
 def fixture_key(path: Path) -> str:

@@ -6,21 +6,25 @@ from __future__ import annotations
 import re
 
 import pytest
-from grading.grading_helpers import (ALL_FIXTURES, CLASS_OF, FIXTURES, UNITS_OF, assignment_of, checks_for,
-                                     fixture_id, fixture_key, judged_assignment, local_verdicts, unit_of)
+from grading.grading_helpers import (ALL_FIXTURES, CLASSES_OF, FIXTURES, UNITS_OF, assignment_of, checks_for,
+                                     class_of, fixture_id, fixture_key, judged_assignment, local_verdicts, unit_of)
 
 
 def test_fixture_layout() -> None:
-    for assignment in CLASS_OF:
+    """2+ correct and 5+ wrong implementations of every graded unit."""
+    for assignment, class_names in CLASSES_OF.items():
         files = sorted((FIXTURES / assignment).glob("*.py"))
-        correct = [f for f in files if f.stem.startswith("correct_")]
-        wrong = [f for f in files if f.stem.startswith("wrong_")]
-        assert len(correct) >= 2 and len(wrong) >= 5, assignment
-        assert len(correct) + len(wrong) == len(files), "fixtures are named correct_* or wrong_*"
+        assert len([f for f in files if f.stem.startswith(("correct_", "wrong_"))]) == len(files), (
+            "fixtures are named correct_* or wrong_*")
+        for class_name in class_names:
+            mine = [f for f in files if class_of(f) == class_name]
+            correct = [f for f in mine if f.stem.startswith("correct_")]
+            wrong = [f for f in mine if f.stem.startswith("wrong_")]
+            assert len(correct) >= 2 and len(wrong) >= 5, (assignment, class_name)
         for path in files:
             text = path.read_text()
             assert text.startswith("# "), f"{path.name} must start with a comment saying what it does"
-            assert f"\nclass {CLASS_OF[assignment]}:" in text
+            assert f"\nclass {class_of(path)}:" in text
     for assignment, units in UNITS_OF.items():
         assert not list((FIXTURES / assignment).glob("*.py")), "one folder per graded unit"
         assert sorted(p.name for p in (FIXTURES / assignment).iterdir()) == sorted(units)
@@ -86,6 +90,13 @@ HINTS = [
     ("05_gradient_clipping/wrong_penalty_sign", "clipping.step_with_constraint", "kl_penalty·(p − p_ref)"),
     ("05_gradient_clipping/wrong_norm_squared", "clipping.grad_norm", "not the squared norm"),
     ("05_gradient_clipping/wrong_always_rescale", "clipping.clip_by_norm", "stay as they are"),
+    ("06_optimizer_zoo/wrong_adagrad_eps_inside_sqrt", "adagrad.matches_torch", "eps outside the square root"),
+    ("06_optimizer_zoo/wrong_rmsprop_momentum_dampened", "rmsprop.momentum_centered", "no (1 − μ) factor"),
+    ("06_optimizer_zoo/wrong_adamw_l2_in_gradient", "adamw.matches_torch", "never enters m or v"),
+    ("06_optimizer_zoo/wrong_adamw_decays_frozen", "adamw.shared_timestep", "no weight decay either"),
+    ("06_optimizer_zoo/wrong_lion_sign_of_momentum", "lion.matches_paper", "with the OLD m"),
+    ("06_optimizer_zoo/wrong_lamb_zero_ratio_for_zero_param", "lamb.trust_ratio_edges", "must still move"),
+    ("06_optimizer_zoo/wrong_lamb_clamped_norm", "lamb.matches_paper", "no clamp"),
     ("07_schedule_zoo/cosine_with_restarts/wrong_float_log", "zoo.cosine_with_restarts", "floating logarithm"),
     ("07_schedule_zoo/one_cycle/wrong_peak_rounded", "zoo.one_cycle_edges", "do not round it"),
     ("07_schedule_zoo/cyclic/wrong_exp_range_scales_base", "zoo.cyclic", "not base_lr"),

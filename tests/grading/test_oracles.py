@@ -8,7 +8,7 @@ import torch
 from torch.nn.utils import clip_grad_norm_
 from torch.optim.lr_scheduler import CosineAnnealingLR, StepLR
 
-from course_lib.grading.checks import REGISTRY, adam, clipping, projections, schedules
+from course_lib.grading.checks import REGISTRY, adam, clipping, optimizer_zoo, projections, schedules
 
 
 def test_registry_ids_are_the_published_ones() -> None:
@@ -18,6 +18,11 @@ def test_registry_ids_are_the_published_ones() -> None:
         "schedules": ["step_decay", "cosine_annealing", "warmup_cosine", "past_total_steps", "step_counter"],
         "projections": ["soft_threshold", "project_box", "step_l1", "step_box", "step_none_and_no_grad"],
         "clipping": ["grad_norm", "clip_by_norm", "clip_by_value", "step", "step_with_constraint"],
+        "adagrad": ["matches_torch", "no_grad_many_steps"],
+        "rmsprop": ["matches_torch", "momentum_centered"],
+        "adamw": ["matches_torch", "shared_timestep"],
+        "lion": ["matches_paper", "no_grad_many_steps"],
+        "lamb": ["matches_paper", "trust_ratio_edges"],
         "zoo": ["exponential_decay", "polynomial_decay", "cosine_with_restarts", "cyclic", "one_cycle",
                 "one_cycle_edges", "with_warmup", "plateau_basics", "plateau_cooldown_eps", "plateau_modes_negative"],
     }
@@ -70,3 +75,48 @@ def test_projection_closed_forms() -> None:
     boxed = projections.project_box(x, None, 0.25)
     np.testing.assert_array_equal(boxed, [-2.0, -0.3, 0.0, 0.25, 0.25])
     np.testing.assert_array_equal(projections.project_box(boxed, None, 0.25), boxed)
+
+
+def test_closed_form_lion_equals_the_authors_lion_pytorch() -> None:
+    from lion_pytorch import Lion
+
+    rng = np.random.default_rng(2)
+    initial = [rng.standard_normal((3,)), rng.standard_normal((2, 2)), rng.standard_normal((4,))]
+    hyper = dict(lr=0.03, betas=(0.8, 0.95), weight_decay=0.5)
+    ours = optimizer_zoo._ClosedFormLion(initial, **hyper)
+    tensors = [torch.tensor(a, requires_grad=True) for a in initial]
+    theirs = Lion(tensors, **hyper)
+    for step in range(40):
+        grads = [rng.standard_normal(a.shape) if i == 0 or step % 3 == 0 else None for i, a in enumerate(initial)]
+        for tensor, grad in zip(tensors, grads):
+            tensor.grad = None if grad is None else torch.tensor(grad)
+        theirs.step()
+        for a, b in zip(ours.step(grads), tensors):
+            np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_closed_form_adamw_equals_torch_when_every_parameter_has_a_gradient() -> None:
+    rng = np.random.default_rng(3)
+    initial = [rng.standard_normal((3,)), rng.standard_normal((2, 2))]
+    hyper = dict(lr=0.05, betas=(0.8, 0.9), eps=1e-3, weight_decay=0.3)
+    ours, theirs = optimizer_zoo._ClosedFormAdamW(initial, **hyper), optimizer_zoo._TorchAdamW(initial, **hyper)
+    for _ in range(25):
+        grads = [rng.standard_normal(a.shape) for a in initial]
+        for a, b in zip(ours.step(grads), theirs.step(grads)):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_closed_form_lamb_moves_each_tensor_by_lr_times_its_norm() -> None:
+    rng = np.random.default_rng(4)
+    initial = [rng.standard_normal((5,)), 10 * rng.standard_normal((3, 3)), np.zeros(4)]
+    lamb = optimizer_zoo._ClosedFormLAMB(initial, lr=0.02, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.1)
+    before = [a.copy() for a in initial]
+    for _ in range(10):
+        after = lamb.step([rng.standard_normal(a.shape) for a in initial])
+        for i, (b, a) in enumerate(zip(before, after)):
+            moved = np.linalg.norm(a - b)
+            if np.linalg.norm(b) > 0:
+                assert moved == pytest.approx(0.02 * np.linalg.norm(b), rel=1e-12)
+            else:  # a zero tensor moves by lr·‖r‖ (trust ratio 1)
+                assert moved > 0
+        before = after
