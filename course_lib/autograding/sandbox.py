@@ -448,6 +448,9 @@ def probe(config: SandboxConfig = SandboxConfig()) -> tuple[bool, str]:
         user and wrote to its working directory; ``(False, reason)`` otherwise,
         the reason saying what is missing and how to install it.
     """
+    stale = _stale_installation()
+    if stale:
+        return False, stale
     bwrap = find_bwrap()
     missing = [] if bwrap else ["bwrap"]
     missing += [tool for tool in ("prlimit",) if shutil.which(tool) is None]
@@ -466,9 +469,6 @@ def probe(config: SandboxConfig = SandboxConfig()) -> tuple[bool, str]:
             f"{', '.join(missing)} not found on PATH{bundled}; install the Debian/Ubuntu "
             f"package(s) {' '.join(needed)} (apt-get install {' '.join(needed)})"
         )
-    stale = _stale_installation()
-    if stale:
-        return False, stale
     with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as tmp:
         workdir = Path(tmp)
         argv = command_prefix(workdir, config) + [sys.executable, "-c", _PROBE_SCRIPT]
