@@ -11,7 +11,7 @@ REQS := requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 JUPYTER_ENV := JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter/config JUPYTER_DATA_DIR=$(CURDIR)/.jupyter/data
 
-.PHONY: setup lab test test-fast student autograde grade-demo bench lock clean help
+.PHONY: FORCE setup lab test test-fast student autograde grade-demo bench lock clean help
 
 help:
 	@echo "make setup       create .venv and install the pinned environment"
@@ -24,12 +24,23 @@ help:
 
 setup: $(STAMP)
 
+# The stamp holds the folder .venv was made for. A moved or copied checkout rebuilds .venv:
+# its scripts and the editable install of course_lib still name the original folder (where
+# the grading sandbox cannot see it, so that every submission would score 0).
+ifneq ($(shell cat $(STAMP) 2>/dev/null),$(CURDIR))
+$(STAMP): FORCE
+endif
+
 $(STAMP): $(REQS)
+	@old="$$(cat $(STAMP) 2>/dev/null)"; if [ -n "$$old" ] && [ "$$old" != "$(CURDIR)" ]; then \
+	  echo ".venv was made for $$old: rebuilding it for $(CURDIR)"; rm -rf $(VENV); fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m course_lib.setup_jupyter
-	@touch $(STAMP)
+	@echo "$(CURDIR)" > $(STAMP)
+
+FORCE:
 
 lab: $(STAMP)
 	@$(BIN)/python -m course_lib.setup_jupyter
@@ -51,7 +62,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 lock: $(STAMP)
-	$(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu//' > constraints.txt
+	{ sed -n '/^#/p;/^#/!q' constraints.txt; $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^pip==' | sed 's/+cpu//'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf $(VENV) .jupyter .pytest_cache graders/.scratch

@@ -15,12 +15,20 @@ student versions (``notebooks/``) and sources (``solutions/``), with these stude
 - ``gus``: chapter 4 folder without a notebook: ``missing_notebook``.
 
 It then prints the grade table (``graders/.scratch/demo/grades.csv``) and where the feedback is.
+
+The gradebook is SQLite in the scratch course, or the database ``COURSE_DB_URL`` names (to try a
+PostgreSQL gradebook before the real course uses one). nbgrader's assignment names are unique per
+database, so the demo refuses a gradebook that holds students other than its own: give it a
+database of its own.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
+import os
 import sys
+from pathlib import Path
 
 from . import isolation, scratch
 from .cli import GRADERS, NO_SANDBOX_BANNER
@@ -29,12 +37,56 @@ from .report import failure_summary, grade_table
 from .worker import Settings
 
 DEMO_ROOT = GRADERS / ".scratch" / "demo"
+DEMO_STUDENTS = ("ada", "ben", "cleo", "dan", "eve", "fay", "gus")
 
 
-def build(root=DEMO_ROOT):
-    """Create the demo course and its submissions; returns the course."""
+def gradebook_url(root=DEMO_ROOT) -> str:
+    """``COURSE_DB_URL`` when it is set, else a SQLite gradebook in the scratch course."""
+    return os.environ.get("COURSE_DB_URL") or f"sqlite:///{Path(root).resolve() / 'gradebook.db'}"
+
+
+def shown_url(db_url: str) -> str:
+    """The URL with its password hidden, for printing."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(db_url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: the pipeline reports it
+        return db_url
+
+
+def check_gradebook_is_the_demo_s(db_url: str) -> None:
+    """Refuse a gradebook holding other students: the demo would overwrite its assignments.
+
+    Raises:
+        ConfigurationError: when the gradebook cannot be opened or has non-demo students.
+    """
+    from nbgrader.api import Gradebook
+
+    try:
+        with Gradebook(db_url) as gb:
+            others = sorted(s.id for s in gb.students if s.id not in DEMO_STUDENTS)
+    except Exception as error:
+        raise ConfigurationError(f"cannot open the gradebook {shown_url(db_url)}: {error}") from error
+    if others:
+        raise ConfigurationError(
+            f"the gradebook {shown_url(db_url)} holds other students ({', '.join(others[:5])}"
+            f"{', ...' if len(others) > 5 else ''}): the demo would overwrite that course's assignments."
+            " Point COURSE_DB_URL at an empty database of its own (e.g. .../optim_course_demo)"
+        )
+
+
+def build(root=DEMO_ROOT, db_url: str | None = None):
+    """Create the demo course and its submissions; returns the course.
+
+    Args:
+        root: the scratch course folder (emptied first).
+        db_url: the gradebook's SQLAlchemy URL (default: SQLite in ``root``).
+    """
     scratch.reset(root)
     course = scratch.new_course(root)
+    if db_url:
+        course = dataclasses.replace(course, db_url=db_url)
     chapters = [a for a in scratch.chapters() if any((scratch.NOTEBOOKS / a).glob("*.ipynb"))]
     if not chapters:
         raise ConfigurationError("no chapter has a student version in notebooks/: run `make student` first")
@@ -82,9 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     sandbox, why = isolation.sandbox_status()
     if not sandbox:  # the demo grades the course's own examples: trusted code
         print(NO_SANDBOX_BANNER + f"\n(sandbox unavailable: {why}; the demo's examples are trusted code)")
+    db_url = gradebook_url()
     try:
-        course = build()
-        print(f"demo course: {course.root}")
+        if os.environ.get("COURSE_DB_URL"):
+            check_gradebook_is_the_demo_s(db_url)
+        course = build(db_url=db_url)
+        print(f"demo course: {course.root}\ngradebook: {shown_url(course.db_url)}")
         report = grade_course(course, Settings(timeout=args.timeout, sandbox=sandbox), jobs=args.jobs)
     except ConfigurationError as error:
         print(f"error: {error}", file=sys.stderr)

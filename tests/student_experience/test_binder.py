@@ -75,26 +75,29 @@ def test_repo2docker_picks_the_conda_environment_in_binder(repo2docker_run):
     copied = [escapism.unescape(name.rsplit("-", 1)[0], escape_char="-")
               for name in re.findall(r"COPY \S+ build_script_files/(\S+) ", dockerfile)]
     assert any(re.search(r"environment\.py-3\.11-linux-64\.lock", name) for name in copied), copied
-    assert "src/binder/environment.yml ${REPO_DIR}/binder/environment.yml" in dockerfile
     assert re.search(r'env update -p \$\{NB_PYTHON_PREFIX\} --file "binder/environment\.yml"', dockerfile)
     # binder/ takes precedence: the top-level files are not installed a second time.
     assert "requirements.txt" not in dockerfile
     assert "FROM docker.io/library/buildpack-deps" in dockerfile
 
 
-def test_repo2docker_runs_postbuild_as_the_user_after_copying_the_repository(repo2docker_run):
+def test_repo2docker_installs_the_environment_and_runs_postbuild_after_copying_the_repository(repo2docker_run):
+    """The pip section's lock (-c ../constraints.txt) must be there when the environment is installed."""
     lines = _dockerfile_lines(repo2docker_run)
     user, uid = BINDER_USER
     env_update = next(i for i, line in enumerate(lines) if "binder/environment.yml" in line and "env update" in line)
     copy_repo = lines.index(f"COPY --chown={uid}:{uid} src/ ${{REPO_DIR}}/")
     postbuild = lines.index("RUN ./binder/postBuild")
-    assert env_update < copy_repo < postbuild
+    assert copy_repo < env_update < postbuild
     users = [line for line in lines[:postbuild] if line.startswith("USER ")]
     assert users[-1] == "USER ${NB_USER}", "postBuild must run as the notebook user, not root"
 
 
 def test_binder_environment_is_the_top_level_environment():
-    assert (BINDER / "environment.yml").read_bytes() == (ROOT / "environment.yml").read_bytes()
+    """The same file but for the lock's path, which conda reads relative to binder/."""
+    top = (ROOT / "environment.yml").read_text()
+    assert "- -c constraints.txt\n" in top
+    assert (BINDER / "environment.yml").read_text() == top.replace("- -c constraints.txt\n", "- -c ../constraints.txt\n")
 
 
 def test_binder_environment_pins_what_requirements_txt_pins():
@@ -111,6 +114,8 @@ def test_binder_environment_pins_what_requirements_txt_pins():
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[^=\s]+", line) for line in pinned_env)
     # CPU wheels of PyTorch: the default index would pull several GB of CUDA libraries.
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in pip
+    # Every other package at the version of the lock that `make setup` installs.
+    assert "-c ../constraints.txt" in pip and (BINDER / "../constraints.txt").resolve() == ROOT / "constraints.txt"
 
 
 def test_postbuild_is_an_executable_bash_script_that_stops_at_the_first_error():

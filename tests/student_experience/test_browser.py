@@ -17,8 +17,9 @@ message and hint at the top of its dialog; chapter 1's learning-rate slider redr
 figure.
 
 Screenshots land in ``tests/artifacts/browser/`` (git-ignored). Chromium comes from the
-system (Debian's ``chromium`` package; ``.ci/run`` installs it); without it the tests are
-skipped with a message saying so.
+system (Debian's ``chromium`` package; ``.ci/run`` installs it), else from Playwright
+(``tests/student_experience/chromium.py``); without either the tests are skipped, and the
+run ends with a line saying so (``tests/conftest.py``).
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ import nbformat
 import pytest
 
 from course_lib import setup_jupyter
+from student_experience.chromium import find_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -199,12 +201,10 @@ def _solved_copy(student: Path, source: Path, target: Path) -> None:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else shutil.which("chromium")
+    """The system's Chromium, else Playwright's (downloaded if it can be); skipped saying why not."""
+    path, why = find_chromium()
     if not path:
-        pytest.skip(
-            "browser test skipped: no Chromium executable (/usr/bin/chromium or `chromium` on PATH); "
-            "install Debian's chromium package (apt-get install chromium), as .ci/run does"
-        )
+        pytest.skip(f"browser test skipped: {why}")
     return path
 
 

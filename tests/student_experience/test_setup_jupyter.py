@@ -1,12 +1,16 @@
 """course_lib.setup_jupyter: the student configuration of the environment's Jupyter.
 
-Each test writes into a copy of this environment's sys-prefix configuration folder (so
-nbgrader's own ``nbgrader.json``, which enables all four server extensions, is there to be
-overridden, exactly as in a fresh ``make setup``) and reads it back with the readers that
-Jupyter Server, JupyterLab and nbgrader use.
+Each test writes into a scratch configuration folder holding what the installed packages
+put into this environment's sys-prefix folder (so nbgrader's own ``nbgrader.json``, which
+enables all four server extensions, is there to be overridden, exactly as in a fresh
+``make setup`` before ``course_lib.setup_jupyter`` runs) and reads it back with the readers
+that Jupyter Server, JupyterLab and nbgrader use. Whatever ``make setup`` or another test
+already wrote into the environment's own folder plays no part.
 """
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import json
 import shutil
 import sys
@@ -23,15 +27,32 @@ NBGRADER_LAB_JS = PREFIX / "share" / "jupyter" / "labextensions" / "@jupyter" / 
 LAB_STATIC = PREFIX / "share" / "jupyter" / "lab" / "static"
 
 
+@functools.cache
+def _installed_config_files() -> tuple[tuple[Path, Path], ...]:
+    """``(file, path relative to etc/jupyter)`` of what pip installed into the sys-prefix folder."""
+    folder = (PREFIX / "etc" / "jupyter").resolve()
+    found = []
+    for dist in importlib.metadata.distributions():
+        for name in dist.files or []:
+            if "etc/jupyter/" not in name.as_posix():
+                continue
+            path = Path(dist.locate_file(name)).resolve()
+            if path.is_relative_to(folder) and path.is_file():
+                found.append((path, path.relative_to(folder)))
+    return tuple(sorted(found))
+
+
 @pytest.fixture
 def config_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("NBGRADER_EXCHANGE", raising=False)
     (tmp_path / "home").mkdir()
     target = tmp_path / "etc-jupyter"
-    source = PREFIX / "etc" / "jupyter"
-    if source.is_dir():
-        shutil.copytree(source, target)
+    target.mkdir()
+    for path, relative in _installed_config_files():
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target / relative)
+    assert (target / "jupyter_server_config.d" / "nbgrader.json").is_file(), "nbgrader's own settings"
     return target
 
 
