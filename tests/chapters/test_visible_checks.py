@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from pathlib import Path
 
 import nbformat
@@ -37,6 +38,13 @@ def _class_name(path: Path) -> str:
     return scratch.defined_classes(path.read_text())[0]
 
 
+def _solution_classes(source: Path) -> set[str]:
+    """The classes the chapter's solution cells define (the graded ones)."""
+    return {name for cell in nbformat.read(source, as_version=4).cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")
+            for name in scratch.defined_classes(cell.source)}
+
+
 def _fixture_id(path: Path) -> str:
     return f"{path.parent.name}/{path.stem}"
 
@@ -44,9 +52,13 @@ def _fixture_id(path: Path) -> str:
 def visible_failures(path: Path) -> dict[str, str]:
     """``{grade id: message}`` of the chapter's visible test cells that fail on the fixture's class."""
     source, _ = _chapter(path.parent.name)
+    mine = _class_name(path)
+    others = _solution_classes(source) - {mine}
     failures = {}
     for grade_id, cell in visible_tests(source):
-        namespace = solved_namespace(path.read_text(), _class_name(path))
+        if mine not in cell and any(re.search(rf"\b{name}\b", cell) for name in others):
+            continue  # a chapter of several classes: this cell tests another one
+        namespace = solved_namespace(path.read_text(), mine)
         with contextlib.redirect_stdout(io.StringIO()):
             try:
                 exec(compile(cell, f"<{grade_id}>", "exec"), namespace)
@@ -66,8 +78,10 @@ def test_visible_checks_agree_with_the_fixture(path):
 
 def validate(path: Path, tmp_path: Path) -> dict:
     """nbgrader's Validate on the student notebook with the fixture as its class cell (demos left out)."""
-    _, student = _chapter(path.parent.name)
-    nb = scratch.with_class(nbformat.read(student, as_version=4), _class_name(path), path.read_text())
+    source, student = _chapter(path.parent.name)
+    # every other solution cell solved (a chapter of several classes), this class from the fixture
+    filled = scratch.filled(nbformat.read(student, as_version=4), nbformat.read(source, as_version=4))
+    nb = scratch.with_class(filled, _class_name(path), path.read_text())
     demos = {id(cell) for cell in demo_cells(nb)}
     nb.cells = [cell for cell in nb.cells if id(cell) not in demos]
     target = tmp_path / student.name
@@ -85,6 +99,10 @@ VALIDATED = [path for chapter in sorted(FIXTURES.iterdir()) if any(chapter.glob(
     chapter / f"{LET_THROUGH[chapter.name]}.py" if chapter.name in LET_THROUGH else sorted(chapter.glob("wrong_*.py"))[0])]
 
 
+#: chapters whose setup cell shows a failed check as its message alone (course_lib/feedback.py)
+SHORT_MESSAGES = {"01_gradient_descent", "02_adam", "03_lr_schedules", "04_projected_gd", "05_gradient_clipping"}
+
+
 @pytest.mark.parametrize("path", VALIDATED, ids=_fixture_id)
 def test_validate_agrees_with_the_fixture(path, tmp_path):
     results = validate(path, tmp_path)
@@ -94,6 +112,8 @@ def test_validate_agrees_with_the_fixture(path, tmp_path):
     else:
         assert results.get("failed"), f"Validate says success for {_fixture_id(path)}, which the grader fails"
         # the dialog quotes the error output: the check's message comes first, without the grader's stack
+        if path.parent.name not in SHORT_MESSAGES:
+            return
         error = results["failed"][0]["error"]
         assert "Traceback" not in error and "CheckFailed</span>: " in error.split("\n")[0], error[:500]
         assert "Hint: " in error or "raised" in error, error
