@@ -7,6 +7,8 @@ The five graded classes (the reference solutions students are graded against):
 - :class:`LRScheduler` (chapter 3): step decay, cosine, warmup + cosine.
 - :class:`ProjectedGD` (chapter 4): gradient step, then soft thresholding or box projection.
 - :class:`ClippingOptimizer` (chapter 5): clipping by norm and value, trust-region pull.
+- :class:`ReduceLROnPlateau` (chapter 7), next to the six graded schedule functions of
+  :mod:`course_lib.schedule_zoo`.
 """
 
 from importlib import import_module
@@ -21,6 +23,7 @@ _HOMES = {
     "GradientDescentOptimizer": "course_lib.gradient_descent",
     "LRScheduler": "course_lib.lr_scheduler",
     "ProjectedGD": "course_lib.projections",
+    "ReduceLROnPlateau": "course_lib.plateau",
 }
 
 __all__ = sorted(_HOMES)

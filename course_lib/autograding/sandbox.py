@@ -145,7 +145,8 @@ def _real(path: str | Path) -> Path:
 # The reference solutions of the graded classes: nothing that runs in the sandbox
 # (notebooks, the judge's worker) needs them, so /dev/null is mounted over each one
 # (on the sandbox's nodev mounts that makes them unreadable).
-REFERENCE_MODULES = ("gradient_descent.py", "adam.py", "lr_scheduler.py", "projections.py", "clipping.py")
+REFERENCE_MODULES = ("gradient_descent.py", "adam.py", "lr_scheduler.py", "projections.py", "clipping.py",
+                     "schedule_zoo.py", "plateau.py")
 
 
 def _hidden_reference_binds() -> list[str]:

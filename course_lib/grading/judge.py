@@ -183,7 +183,7 @@ class WorkerProcess:
             self.process.kill()
 
 
-_CLASS_DEF = "^class\\s+{}\\b"
+_CLASS_DEF = "^(?:class|def)\\s+{}\\b"  # a graded class, or a graded module-level function
 
 
 def _defines(source: str, class_name: str) -> bool:

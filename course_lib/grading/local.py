@@ -24,6 +24,7 @@ import inspect
 import os
 import re
 import sys
+import types
 import warnings
 
 from course_lib.grading import policy
@@ -53,7 +54,7 @@ def _from_history(class_name: str) -> str | None:
     history = shell.user_ns.get("In")
     if not isinstance(history, list):
         return None
-    pattern = re.compile(rf"^class\s+{re.escape(class_name)}\b", re.MULTILINE)
+    pattern = re.compile(rf"^(?:class|def)\s+{re.escape(class_name)}\b", re.MULTILINE)
     for cell in reversed(history):
         if isinstance(cell, str) and pattern.search(cell):
             return cell
@@ -61,13 +62,18 @@ def _from_history(class_name: str) -> str | None:
 
 
 def class_source(cls: type) -> str | None:
-    """The source that defined ``cls``: its module's file, or the last notebook cell defining it."""
+    """The source that defined ``cls`` (a class or function): its module's file, or the last
+    notebook cell defining it."""
     module = sys.modules.get(getattr(cls, "__module__", ""))
     if module is not None and getattr(module, "__file__", None):
         try:
             return inspect.getsource(module)
         except (OSError, TypeError):
             pass
+    if isinstance(cls, types.FunctionType):  # the whole notebook cell, imports included
+        cell = _from_history(cls.__name__)
+        if cell is not None:
+            return cell
     try:
         return inspect.getsource(cls)
     except (OSError, TypeError):
@@ -79,7 +85,8 @@ def check(check_id: str, cls: type) -> None:
 
     Args:
         check_id: a key of :data:`course_lib.grading.checks.REGISTRY`, e.g. ``"adam.large_eps"``.
-        cls: the student's class (not an instance).
+        cls: the student's class (not an instance), or the student's function for a check
+            of a graded function (``CheckSpec.kind == "function"``).
 
     Raises:
         PolicyViolation: the class's source uses something the exercise forbids.
@@ -95,7 +102,11 @@ def check(check_id: str, cls: type) -> None:
         known = ", ".join(sorted(REGISTRY))
         raise ValueError(f"check_id must be one of the known checks, got {check_id!r} (known: {known})")
     spec = REGISTRY[check_id]
-    if not isinstance(cls, type):
+    if spec.kind == "function":
+        if not isinstance(cls, types.FunctionType):
+            raise CheckFailed(f"{check_id} failed: pass the function itself (e.g. {spec.class_name}), "
+                              f"not {type(cls).__name__}")
+    elif not isinstance(cls, type):
         raise CheckFailed(f"{check_id} failed: pass the class itself (e.g. {spec.class_name}), "
                           f"not {type(cls).__name__}")
     source = class_source(cls)

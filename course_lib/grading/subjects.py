@@ -18,6 +18,7 @@ name instead of changing the tensor shows up as "unchanged".
 
 from __future__ import annotations
 
+import math
 import os
 import traceback
 from typing import Any, Callable
@@ -76,8 +77,14 @@ def _call_student(what: str, function: Callable[[], Any], catch: tuple) -> Any:
         raise StudentCodeError(what, error) from None
 
 
+class _Shown(str):
+    """Text shown as is in a call's signature (a schedule the grader passed)."""
+
+
 def _signature(name: str, args: tuple, kwargs: dict) -> str:
     def short(value: Any) -> str:
+        if isinstance(value, _Shown):
+            return str(value)
         if isinstance(value, np.ndarray):
             return f"<tensor of shape {tuple(value.shape)}>"
         if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
@@ -88,6 +95,44 @@ def _signature(name: str, args: tuple, kwargs: dict) -> str:
     return f"{name}({', '.join(parts)})"
 
 
+def _cosine_form(lr: float, total: float, min_lr: float) -> Callable[[int], float]:
+    return lambda step: min_lr + (lr - min_lr) * (1 + math.cos(math.pi * step / total)) / 2
+
+
+#: trusted schedules ``step -> lr`` a check may hand to a graded function that takes a
+#: schedule (``with_warmup``): a check names one as ``(kind, [numbers])`` and the subject
+#: builds it where the student's code runs, so no callable ever crosses the protocol
+CLOSED_FORMS: dict[str, Callable[..., Callable[[int], float]]] = {
+    "constant": lambda lr: (lambda step: lr),
+    "exponential": lambda lr, gamma: (lambda step: lr * gamma**step),
+    "step": lambda lr, gamma, size: (lambda step: lr * gamma ** (step // size)),
+    "cosine": _cosine_form,
+}
+
+
+def closed_form(kind: str, numbers: list) -> Callable[[int], float]:
+    """The trusted schedule ``CLOSED_FORMS[kind](*numbers)``."""
+    if kind not in CLOSED_FORMS or type(numbers) not in (list, tuple) or len(numbers) > 8:
+        raise ValueError(f"unknown closed-form schedule {str(kind)[:40]!r}")
+    if not all(type(n) in (int, float) for n in numbers):
+        raise ValueError("a closed-form schedule takes plain numbers")
+    return CLOSED_FORMS[kind](*numbers)
+
+
+def _with_closed_forms(args: list, kwargs: dict, closed_forms: list) -> tuple[list, dict]:
+    """Put the trusted schedules named in ``closed_forms`` (``[key, kind, numbers]``) into the arguments."""
+    args, kwargs = list(args), dict(kwargs)
+    for key, kind, numbers in closed_forms:
+        schedule = closed_form(str(kind), numbers)
+        if type(key) is int and 0 <= key < len(args):
+            args[key] = schedule
+        elif type(key) is str:
+            kwargs[key] = schedule
+        else:
+            raise ValueError(f"bad closed-form position {key!r}")
+    return args, kwargs
+
+
 class Instances:
     """Student objects and the parameter tensors given to them; plain data in and out.
 
@@ -96,8 +141,10 @@ class Instances:
     ``catch`` (the worker also catches ``SystemExit``).
     """
 
-    def __init__(self, resolve: Callable[[str], Any], catch: tuple = (Exception,)) -> None:
+    def __init__(self, resolve: Callable[[str], Any], catch: tuple = (Exception,),
+                 resolve_function: Callable[[str], Any] | None = None) -> None:
         self._resolve = resolve
+        self._resolve_function = resolve_function or resolve
         self._catch = catch
         self._objects: dict[int, Any] = {}
         self._params: dict[int, list[torch.Tensor]] = {}
@@ -119,6 +166,46 @@ class Instances:
         self._objects[handle] = obj
         self._params[handle] = tensors
         return handle
+
+    def function_values(self, name: str, calls: list) -> list:
+        """Call the graded function ``name`` once per ``(args, kwargs)`` in ``calls``; plain results."""
+        function = self._resolve_function(name)
+        results = []
+        for args, kwargs in calls:
+            arguments = [to_student(a) for a in args]
+            keywords = {k: to_student(v) for k, v in dict(kwargs).items()}
+            what = _signature(name, tuple(args), dict(kwargs))
+            results.append(to_plain(_call_student(what, lambda: function(*arguments, **keywords), self._catch)))
+        return results
+
+    def build(self, name: str, args: list, kwargs: dict, closed_forms: list) -> int:
+        """Call the graded function ``name`` and keep what it returns (e.g. a schedule) as an instance."""
+        function = self._resolve_function(name)
+        shown_args, shown_kwargs = list(args), dict(kwargs)
+        for key, kind, _ in closed_forms:
+            if type(key) is int and 0 <= key < len(shown_args):
+                shown_args[key] = _Shown(f"<{kind} schedule>")
+            elif type(key) is str:
+                shown_kwargs[key] = _Shown(f"<{kind} schedule>")
+        what = _signature(name, tuple(shown_args), shown_kwargs)
+        arguments, keywords = _with_closed_forms([to_student(a) for a in args],
+                                                 {k: to_student(v) for k, v in kwargs.items()}, closed_forms)
+        obj = _call_student(what, lambda: function(*arguments, **keywords), self._catch)
+        handle = len(self._objects) + 1
+        self._objects[handle] = obj
+        self._params[handle] = []
+        return handle
+
+    def call_each(self, handle: int, method: str, calls: list, attributes: list) -> list:
+        """Call ``method`` once per ``(args, kwargs)`` in order; after each call read ``attributes``.
+
+        Returns ``[[value, [attribute values]], ...]``. ``method="__call__"`` calls the object itself.
+        """
+        answers = []
+        for args, kwargs in calls:
+            value = self.call(handle, method, tuple(args), dict(kwargs))
+            answers.append([value, [self.get_attr(handle, name) for name in attributes]])
+        return answers
 
     def _object(self, handle: int) -> Any:
         if handle not in self._objects:
@@ -199,6 +286,24 @@ class Subject:
         """Set an attribute of the instance (arrays arrive as tensors)."""
         raise NotImplementedError
 
+    def function_values(self, calls: list[tuple[tuple, dict]]) -> list:
+        """Call the graded function once per ``(args, kwargs)``; its results as plain data."""
+        raise NotImplementedError
+
+    def function(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the graded function once."""
+        return self.function_values([(args, kwargs)])[0]
+
+    def build(self, *args: Any, closed_forms: list | None = None, **kwargs: Any) -> int:
+        """Call the graded function and keep what it returns; ``closed_forms``: ``[(key, kind, numbers)]``
+        puts trusted schedules (:data:`CLOSED_FORMS`) at positional index or keyword ``key``."""
+        raise NotImplementedError
+
+    def call_each(self, handle: int, method: str, calls: list[tuple[tuple, dict]],
+                  attributes: tuple[str, ...] = ()) -> list:
+        """Call a method once per ``(args, kwargs)``; ``[[value, [attributes after the call]], ...]``."""
+        raise NotImplementedError
+
     def student_failed(self, what: str, type_name: str, text: str, where: str) -> None:
         """Raise CheckFailed for an exception raised by student code."""
         details = [where] if where else []
@@ -242,6 +347,16 @@ class LocalSubject(Subject):
 
     def set_attr(self, handle, name, value):
         self._run(lambda: self._instances.set_attr(handle, name, value))
+
+    def function_values(self, calls):
+        return self._run(lambda: self._instances.function_values(self.class_name, calls))
+
+    def build(self, *args, closed_forms=None, **kwargs):
+        return self._run(lambda: self._instances.build(self.class_name, list(args), kwargs,
+                                                       [list(c) for c in closed_forms or []]))
+
+    def call_each(self, handle, method, calls, attributes=()):
+        return self._run(lambda: self._instances.call_each(handle, method, calls, list(attributes)))
 
 
 class RemoteSubject(Subject):
@@ -317,3 +432,17 @@ class RemoteSubject(Subject):
 
     def set_attr(self, handle, name, value):
         self._ask("set_attr", handle=handle, name=name, value=protocol.encode(value))
+
+    def function_values(self, calls):
+        return self._ask("function_values", name=self.class_name,
+                         calls=protocol.encode([[list(a), list(k.items())] for a, k in calls]))
+
+    def build(self, *args, closed_forms=None, **kwargs):
+        return self._ask("build", name=self.class_name, args=protocol.encode(list(args)),
+                         kwargs=protocol.encode(list(kwargs.items())),
+                         closed_forms=protocol.encode([list(c) for c in closed_forms or []]))
+
+    def call_each(self, handle, method, calls, attributes=()):
+        return self._ask("call_each", handle=handle, method=method,
+                         calls=protocol.encode([[list(a), list(k.items())] for a, k in calls]),
+                         attributes=protocol.encode(list(attributes)))

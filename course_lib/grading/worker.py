@@ -12,7 +12,8 @@ reads JSON lines on stdin and writes JSON lines on stdout
    ``cell_timeout`` seconds; answer ``{"cells": [{"ok": bool, "error": str}, ...]}``
    (an error in one cell does not stop the others).
 2. ``{"id": n, "op": ..., ...}``: one subject request (``new``, ``set_grads``,
-   ``call``, ``params``, ``grads``, ``get_attr``, ``set_attr``); answer
+   ``call``, ``params``, ``grads``, ``get_attr``, ``set_attr``; for graded functions
+   ``function_values``, ``build`` and ``call_each``); answer
    ``{"id": n, "ok": true, "value": ...}`` or ``{"id": n, "ok": false,
    "error": {"kind": "student" | "missing" | "request", ...}}``, plus
    ``"refused": [what, ...]`` when the request ran into a forbidden implementation.
@@ -170,13 +171,19 @@ class Server:
 
     def __init__(self, namespace: dict, refusals: list | None = None) -> None:
         self.namespace = namespace
-        self.instances = Instances(self._resolve, catch=(BaseException,))
+        self.instances = Instances(self._resolve, catch=(BaseException,), resolve_function=self._resolve_function)
         self.refusals = refusals if refusals is not None else []
 
     def _resolve(self, name: str):
         value = self.namespace.get(name)
         if not isinstance(value, type):
             raise LookupError(f"class {name} is not defined by your solution cells")
+        return value
+
+    def _resolve_function(self, name: str):
+        value = self.namespace.get(name)
+        if not isinstance(value, types.FunctionType):
+            raise LookupError(f"function {name} is not defined by your solution cells")
         return value
 
     def handle(self, message: dict) -> dict:
@@ -206,6 +213,12 @@ class Server:
             kwargs = dict(decode(message["kwargs"]))
             return self.instances.new(str(message["class"]), params, str(message["dtype"]),
                                       bool(message["requires_grad"]), kwargs)
+        if op == "function_values":
+            calls = [(list(args), dict(kwargs)) for args, kwargs in decode(message["calls"])]
+            return self.instances.function_values(str(message["name"]), calls)
+        if op == "build":
+            return self.instances.build(str(message["name"]), list(decode(message["args"])),
+                                        dict(decode(message["kwargs"])), list(decode(message["closed_forms"])))
         handle = message.get("handle")
         if type(handle) is not int:
             raise ValueError("missing handle")
@@ -214,6 +227,10 @@ class Server:
         if op == "call":
             return self.instances.call(handle, str(message["method"]), tuple(decode(message["args"])),
                                        dict(decode(message["kwargs"])))
+        if op == "call_each":
+            calls = [(list(args), dict(kwargs)) for args, kwargs in decode(message["calls"])]
+            return self.instances.call_each(handle, str(message["method"]), calls,
+                                            [str(a) for a in decode(message["attributes"])])
         if op == "params":
             return self.instances.params(handle)
         if op == "grads":

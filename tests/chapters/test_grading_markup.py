@@ -8,6 +8,7 @@ carry no points and each hidden cell holds exactly one check call.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -40,10 +41,34 @@ def test_points_come_only_from_judged_checks(path):
     assert total == 10, f"each chapter is worth 10 points, {path.parent.name} awards {total}"
 
 
+def _solution_sources(path: Path) -> list[str]:
+    return ["".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]
+            if cell["cell_type"] == "code" and cell["metadata"].get("nbgrader", {}).get("solution")]
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
 def test_every_check_of_the_class_is_graded(path):
+    """A chapter grades one class, or (chapter 7) several units: every check of each is graded."""
     used = {find_checks(source)[0][0] for source, meta in _graded(path) if meta["points"]}
-    class_names = {REGISTRY[c].class_name for c in used}
-    assert len(class_names) == 1
-    expected = {c for c, spec in REGISTRY.items() if spec.class_name in class_names}
-    assert used == expected, f"checks of {class_names} not graded: {sorted(expected - used)}"
+    units = {REGISTRY[c].class_name for c in used}
+    kinds = {REGISTRY[c].kind for c in used}
+    assert len({c.split(".")[0] for c in used}) == 1, f"{path.parent.name} grades checks of several chapters"
+    if kinds == {"class"} and len(units) > 1:
+        pytest.fail(f"{path.parent.name} grades several classes {sorted(units)} and no function")
+    expected = {c for c, spec in REGISTRY.items() if spec.class_name in units}
+    assert used == expected, f"checks of {units} not graded: {sorted(expected - used)}"
+    chapter = {c for c in REGISTRY if c.split(".")[0] == next(iter(used)).split(".")[0]}
+    assert used == chapter, f"checks of the chapter not graded: {sorted(chapter - used)}"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
+def test_each_graded_unit_is_defined_by_one_solution_cell(path):
+    """The judge finds a unit by `^class Name` or `^def name` in the solution cells: exactly one cell, of the
+    kind its checks drive (a class, or a module-level function called with plain numbers)."""
+    used = {find_checks(source)[0][0] for source, meta in _graded(path) if meta["points"]}
+    solutions = _solution_sources(path)
+    for unit in {REGISTRY[c].class_name for c in used}:
+        [kind] = {REGISTRY[c].kind for c in used if REGISTRY[c].class_name == unit}
+        keyword = "class" if kind == "class" else "def"
+        defining = [s for s in solutions if re.search(rf"^{keyword}\s+{re.escape(unit)}\b", s, re.MULTILINE)]
+        assert len(defining) == 1, f"{path.parent.name}: {len(defining)} solution cells define {keyword} {unit}"

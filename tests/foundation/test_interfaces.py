@@ -1,4 +1,4 @@
-"""The five graded classes keep the interface of the course's source material, exactly.
+"""The graded classes (and chapter 7's graded functions) keep their published interfaces, exactly.
 
 The same contract binds three places: the reference solutions in course_lib, the
 solution cells of the nbgrader sources and the starter cells students receive.
@@ -51,6 +51,26 @@ CONTRACT = {
         "step": "()",
         "zero_grad": "()",
     }),
+    "ReduceLROnPlateau": ("07_schedule_zoo", "schedule_zoo.ipynb", {
+        "__init__": "(lr, mode='min', factor=0.1, patience=10, threshold=0.0001, threshold_mode='rel', "
+                    "cooldown=0, min_lr=0.0, eps=1e-08)",
+        "step": "(metric)",
+    }),
+}
+
+# graded module-level function -> (assignment, notebook, signature)
+FUNCTIONS = {
+    "exponential_decay": ("07_schedule_zoo", "schedule_zoo.ipynb", "(step, base_lr, gamma)"),
+    "polynomial_decay": ("07_schedule_zoo", "schedule_zoo.ipynb",
+                         "(step, base_lr, total_steps, power=1.0, end_lr=0.0)"),
+    "cosine_with_restarts": ("07_schedule_zoo", "schedule_zoo.ipynb",
+                             "(step, base_lr, first_cycle_steps, cycle_mult=1, min_lr=0.0)"),
+    "cyclic": ("07_schedule_zoo", "schedule_zoo.ipynb",
+               "(step, base_lr, max_lr, step_size_up, mode='triangular', gamma=1.0)"),
+    "one_cycle": ("07_schedule_zoo", "schedule_zoo.ipynb",
+                  "(step, max_lr, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=10000.0, "
+                  "anneal_strategy='cos')"),
+    "with_warmup": ("07_schedule_zoo", "schedule_zoo.ipynb", "(schedule, warmup_steps, start_factor=0.0)"),
 }
 
 
@@ -112,3 +132,31 @@ def test_notebook_class_cell_keeps_the_contract(folder, name):
         assert method in found, f"{name}.{method} is missing from {folder}/{assignment}/{notebook}"
         assert _strip_extras(_ast_signature(found[method]), contract) == contract
         assert ast.get_docstring(found[method]) or method == "zero_grad", f"{name}.{method} needs a docstring"
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_reference_function_keeps_the_contract(name):
+    from course_lib import schedule_zoo
+
+    assert _plain(inspect.signature(getattr(schedule_zoo, name))) == FUNCTIONS[name][2]
+
+
+@pytest.mark.parametrize("folder", ["solutions", "notebooks"])
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_notebook_function_cell_keeps_the_contract(folder, name):
+    assignment, notebook, contract = FUNCTIONS[name]
+    path = ROOT / folder / assignment / notebook
+    if not path.exists():
+        pytest.fail(f"{path.relative_to(ROOT)} is missing")
+    nb = json.loads(path.read_text())
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).startswith(f"def {name}(")]
+    assert len(cells) == 1, f"{path} needs exactly one code cell starting with 'def {name}('"
+    assert cells[0]["metadata"].get("nbgrader", {}).get("solution"), f"the cell defining {name} must be a solution cell"
+    tree = ast.parse("".join(cells[0]["source"]))
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name)
+    args, defaults = function.args.args, function.args.defaults
+    padded = [None] * (len(args) - len(defaults)) + list(defaults)
+    signature = "(" + ", ".join(a.arg if d is None else f"{a.arg}={ast.literal_eval(d)!r}"
+                                for a, d in zip(args, padded)) + ")"
+    assert signature == contract
+    assert ast.get_docstring(function), f"{name} needs a docstring"

@@ -22,11 +22,36 @@ CLASS_OF = {
     "04_projected_gd": "ProjectedGD",
     "05_gradient_clipping": "ClippingOptimizer",
 }
-ALL_FIXTURES = sorted(FIXTURES.glob("*/*.py"))
+#: chapters that grade several units (functions and a class): fixtures sit in one folder per unit,
+#: <assignment>/<unit>/correct_*.py, each defining that unit only
+UNITS_OF = {
+    "07_schedule_zoo": ["exponential_decay", "polynomial_decay", "cosine_with_restarts", "cyclic", "one_cycle",
+                        "with_warmup", "ReduceLROnPlateau"],
+}
+ALL_FIXTURES = sorted(FIXTURES.glob("*/*.py")) + sorted(FIXTURES.glob("*/*/*.py"))
+
+
+def assignment_of(path: Path) -> str:
+    return path.relative_to(FIXTURES).parts[0]
+
+
+def unit_of(path: Path) -> str:
+    """The graded class or function a fixture file defines."""
+    assignment = assignment_of(path)
+    return CLASS_OF[assignment] if assignment in CLASS_OF else path.parent.name
+
+
+def fixture_key(path: Path) -> str:
+    """The fixture's path inside its assignment's folder, without .py: ``wrong_rebind``, ``cyclic/wrong_x``."""
+    return path.relative_to(FIXTURES / assignment_of(path)).with_suffix("").as_posix()
 
 
 def fixture_id(path: Path) -> str:
-    return f"{path.parent.name}/{path.stem}"
+    return f"{assignment_of(path)}/{fixture_key(path)}"
+
+
+def fixtures_of(assignment: str) -> list[Path]:
+    return [path for path in ALL_FIXTURES if assignment_of(path) == assignment]
 
 
 def checks_for(class_name: str) -> list[str]:
@@ -35,13 +60,13 @@ def checks_for(class_name: str) -> list[str]:
 
 def load_class(path: Path) -> type:
     """Import a fixture file as a module (so inspect.getsource works) and return its class."""
-    name = f"grading_fixture_{path.parent.name}_{path.stem}"
+    name = f"grading_fixture_{assignment_of(path)}_{fixture_key(path).replace('/', '_')}"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
-    return getattr(sys.modules[name], CLASS_OF[path.parent.name])
+    return getattr(sys.modules[name], unit_of(path))
 
 
 def run_local(check_id: str, cls: type) -> Verdict:
@@ -63,19 +88,19 @@ def local_verdicts(path: Path) -> dict[str, Verdict]:
 
 
 def renamed(source: str, class_name: str, new_name: str) -> str:
-    return re.sub(rf"^class {class_name}\b", f"class {new_name}", source, flags=re.MULTILINE)
+    return re.sub(rf"^(class|def) {class_name}\b", rf"\1 {new_name}", source, flags=re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=None)
 def judged_assignment(assignment: str) -> dict[tuple[str, str], Verdict]:
-    """Judge every fixture of an assignment with ONE worker: each class under its own name."""
-    class_name = CLASS_OF[assignment]
+    """Judge every fixture of an assignment with ONE worker: each class (or function) under its own name."""
     sources, checks, keys = [], [], []
-    for path in sorted((FIXTURES / assignment).glob("*.py")):
-        new_name = f"{class_name}_{path.stem}"
+    for path in fixtures_of(assignment):
+        class_name = unit_of(path)
+        new_name = f"{class_name}_{fixture_key(path).replace('/', '_')}"
         sources.append(renamed(path.read_text(), class_name, new_name))
         for check_id in checks_for(class_name):
             checks.append((check_id, new_name))
-            keys.append((path.stem, check_id))
+            keys.append((fixture_key(path), check_id))
     verdicts = judge_checks(sources, checks, timeout=60.0)
     return dict(zip(keys, verdicts))

@@ -3,9 +3,11 @@ every wrong fixture fails at least one, both ways, and the two ways agree check 
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from grading.grading_helpers import (ALL_FIXTURES, CLASS_OF, FIXTURES, checks_for, fixture_id, judged_assignment,
-                             local_verdicts)
+from grading.grading_helpers import (ALL_FIXTURES, CLASS_OF, FIXTURES, UNITS_OF, assignment_of, checks_for,
+                                     fixture_id, fixture_key, judged_assignment, local_verdicts, unit_of)
 
 
 def test_fixture_layout() -> None:
@@ -19,12 +21,28 @@ def test_fixture_layout() -> None:
             text = path.read_text()
             assert text.startswith("# "), f"{path.name} must start with a comment saying what it does"
             assert f"\nclass {CLASS_OF[assignment]}:" in text
+    for assignment, units in UNITS_OF.items():
+        assert not list((FIXTURES / assignment).glob("*.py")), "one folder per graded unit"
+        assert sorted(p.name for p in (FIXTURES / assignment).iterdir()) == sorted(units)
+        for unit in units:
+            files = sorted((FIXTURES / assignment / unit).glob("*.py"))
+            correct = [f for f in files if f.stem.startswith("correct_")]
+            wrong = [f for f in files if f.stem.startswith("wrong_")]
+            assert len(correct) >= 2 and len(wrong) >= 5, (assignment, unit)
+            assert len(correct) + len(wrong) == len(files), "fixtures are named correct_* or wrong_*"
+            for path in files:
+                text = path.read_text()
+                assert text.startswith("# "), f"{path.name} must start with a comment saying what it does"
+                kind = "class" if unit[0].isupper() else "def"
+                assert re.search(rf"^{kind} {unit}\b", text, flags=re.MULTILINE), path
+                others = [u for u in units if u != unit and re.search(rf"^(class|def) {u}\b", text, re.MULTILINE)]
+                assert not others, f"{path} defines other graded units {others}"
 
 
 @pytest.mark.parametrize("path", ALL_FIXTURES, ids=fixture_id)
 def test_local_verdicts(path) -> None:
     verdicts = local_verdicts(path)
-    assert set(verdicts) == set(checks_for(CLASS_OF[path.parent.name]))
+    assert set(verdicts) == set(checks_for(unit_of(path)))
     failed = {check_id: v.message for check_id, v in verdicts.items() if not v.passed}
     if path.stem.startswith("correct_"):
         assert not failed, failed
@@ -37,8 +55,8 @@ def test_local_verdicts(path) -> None:
 
 @pytest.mark.parametrize("path", ALL_FIXTURES, ids=fixture_id)
 def test_judge_verdicts_agree_with_local(path) -> None:
-    remote = {check_id: v for (stem, check_id), v in judged_assignment(path.parent.name).items()
-              if stem == path.stem}
+    remote = {check_id: v for (key, check_id), v in judged_assignment(assignment_of(path)).items()
+              if key == fixture_key(path)}
     local = local_verdicts(path)
     assert set(remote) == set(local)
     if path.stem.startswith("correct_"):
@@ -68,6 +86,13 @@ HINTS = [
     ("05_gradient_clipping/wrong_penalty_sign", "clipping.step_with_constraint", "kl_penalty·(p − p_ref)"),
     ("05_gradient_clipping/wrong_norm_squared", "clipping.grad_norm", "not the squared norm"),
     ("05_gradient_clipping/wrong_always_rescale", "clipping.clip_by_norm", "stay as they are"),
+    ("07_schedule_zoo/cosine_with_restarts/wrong_float_log", "zoo.cosine_with_restarts", "floating logarithm"),
+    ("07_schedule_zoo/one_cycle/wrong_peak_rounded", "zoo.one_cycle_edges", "do not round it"),
+    ("07_schedule_zoo/cyclic/wrong_exp_range_scales_base", "zoo.cyclic", "not base_lr"),
+    ("07_schedule_zoo/with_warmup/wrong_no_shift", "zoo.with_warmup", "schedule(t − warmup_steps)"),
+    ("07_schedule_zoo/ReduceLROnPlateau/wrong_sign_aware_threshold", "zoo.plateau_modes_negative",
+     "with a negative best a slightly worse metric can count as an improvement"),
+    ("07_schedule_zoo/ReduceLROnPlateau/wrong_no_eps_rule", "zoo.plateau_cooldown_eps", "only if lr − new > eps"),
 ]
 
 
@@ -75,7 +100,7 @@ HINTS = [
 def test_failure_messages_carry_a_relevant_hint(fixture, check_id, hint) -> None:
     path = FIXTURES / f"{fixture}.py"
     local = local_verdicts(path)[check_id]
-    remote = judged_assignment(path.parent.name)[(path.stem, check_id)]
+    remote = judged_assignment(assignment_of(path))[(fixture_key(path), check_id)]
     for verdict in (local, remote):
         assert not verdict.passed
         assert verdict.message.startswith(f"{check_id} failed: ")

@@ -18,6 +18,8 @@ def test_registry_ids_are_the_published_ones() -> None:
         "schedules": ["step_decay", "cosine_annealing", "warmup_cosine", "past_total_steps", "step_counter"],
         "projections": ["soft_threshold", "project_box", "step_l1", "step_box", "step_none_and_no_grad"],
         "clipping": ["grad_norm", "clip_by_norm", "clip_by_value", "step", "step_with_constraint"],
+        "zoo": ["exponential_decay", "polynomial_decay", "cosine_with_restarts", "cyclic", "one_cycle",
+                "one_cycle_edges", "with_warmup", "plateau_basics", "plateau_cooldown_eps", "plateau_modes_negative"],
     }
     assert sorted(REGISTRY) == sorted(f"{chapter}.{name}" for chapter, names in expected.items() for name in names)
     for check_id, spec in REGISTRY.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from course_lib.grading.policy import scan
-from grading.grading_helpers import ALL_FIXTURES, CLASS_OF
+from grading.grading_helpers import ALL_FIXTURES, fixture_id, unit_of
 
 FORBIDDEN = {
     "import torch.optim": "import torch.optim\n",
@@ -75,9 +75,9 @@ def test_ordinary_code_is_allowed(case: str) -> None:
     assert scan(ALLOWED[case], "Thing") == []
 
 
-@pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", ALL_FIXTURES, ids=fixture_id)
 def test_fixtures_pass_the_scan(path) -> None:
-    assert scan(path.read_text(), CLASS_OF[path.parent.name]) == []
+    assert scan(path.read_text(), unit_of(path)) == []
 
 
 def test_messages_name_the_line_and_the_reason() -> None:

@@ -46,6 +46,7 @@ CHAPTERS = [
     ("03_lr_schedules", "lr_schedules"),
     ("04_projected_gd", "projected_gd"),
     ("05_gradient_clipping", "gradient_clipping"),
+    ("07_schedule_zoo", "schedule_zoo"),
 ]
 CHROMIUM_ARGS = [
     "--headless",

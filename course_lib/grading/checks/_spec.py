@@ -25,12 +25,16 @@ class CheckSpec:
         func: ``func(subject)`` runs the check; raises CheckFailed on a mismatch.
         forbidden: the implementations the graded unit may not run while the judge
             grades it (someone else's implementation of the exercise).
+        kind: ``"class"`` (the subject creates instances of ``class_name``) or
+            ``"function"`` (``class_name`` names a graded module-level function, which the
+            subject calls with plain numbers: ``function_values``, ``build``).
     """
 
     check_id: str
     class_name: str
     description: str
     func: Callable[[Subject], None]
+    kind: str = "class"
     forbidden: Forbidden = OPTIMIZER_IMPLEMENTATIONS
 
 
