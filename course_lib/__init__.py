@@ -9,6 +9,7 @@ The five graded classes (the reference solutions students are graded against):
 - :class:`ClippingOptimizer` (chapter 5): clipping by norm and value, trust-region pull.
 - :class:`ReduceLROnPlateau` (chapter 7), next to the six graded schedule functions of
   :mod:`course_lib.schedule_zoo`.
+- chapter 8's graded functions ``lr_range_test`` and ``suggest_lr`` live in :mod:`course_lib.lr_finder`.
 """
 
 from importlib import import_module
