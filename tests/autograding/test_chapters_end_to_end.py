@@ -26,10 +26,18 @@ SETTINGS = Settings(timeout=120, sandbox=False)
 
 
 def implementations(assignment: str, full: bool) -> list[Path]:
-    files = sorted((IMPLEMENTATIONS / assignment).glob("*.py"))
+    """The chapter's fixtures: <assignment>/*.py, or one folder per graded unit, <assignment>/<unit>/*.py."""
+    files = sorted((IMPLEMENTATIONS / assignment).glob("*.py")) + sorted((IMPLEMENTATIONS / assignment).glob("*/*.py"))
     if full:
         return files
     return [f for f in files if f.name.startswith("wrong_")][:1]
+
+
+def student_name(path: Path) -> str:
+    """``wrong_x``, or ``wrong_x_<unit>`` for a unit's fixture (still starting with correct_ or wrong_)."""
+    if path.parent.parent == IMPLEMENTATIONS:
+        return path.stem
+    return f"{path.stem}_{path.parent.name}".lower()
 
 
 def grade_chapters(root: Path, full: bool):
@@ -40,7 +48,8 @@ def grade_chapters(root: Path, full: bool):
         filled = scratch.filled(release, scratch.source_notebook(course, assignment, name))
         submissions = {"blank": release, "filled": filled}
         for path in implementations(assignment, full):
-            submissions[path.stem] = scratch.with_implementation(filled, path.read_text())
+            unit = None if path.parent.parent == IMPLEMENTATIONS else path.parent.name
+            submissions[student_name(path)] = scratch.with_implementation(filled, path.read_text(), unit)
         for student, nb in submissions.items():
             scratch.submit(course, student, assignment, nb, f"{name}.ipynb")
             cases[(student, assignment)] = nb

@@ -238,11 +238,15 @@ def _run(subject: Subject, specs: dict, kwargs: dict, expected: tuple[list[float
 
 def _expect_curve(subject: Subject, answer: Any, expected: tuple[list[float], list[float]], dtype: str) -> None:
     trace = subject.trace
+    if isinstance(answer, list) and len(answer) == 2:  # arrays or tensors of numbers are fine too
+        answer = [a.tolist() if isinstance(a, np.ndarray) and a.ndim == 1 else a for a in answer]
     if not (isinstance(answer, list) and len(answer) == 2 and all(isinstance(a, list) for a in answer)):
         shown = answer.type_name if isinstance(answer, Opaque) else type(answer).__name__
         trace.fail(f"lr_range_test must return a tuple (lrs, losses) of two lists, got {shown}",
                    hint="return lrs, losses")
     lrs, losses = answer
+    if not all(type(v) in (int, float) for v in lrs + losses):
+        trace.fail("lrs and losses must hold plain numbers (floats)", hint="record loss.item(), not the tensor")
     want_lrs, want_losses = expected
     if len(lrs) != len(losses):
         trace.fail(f"lrs has {len(lrs)} entries but losses has {len(losses)}: record one of each per step",
