@@ -11,6 +11,7 @@ The graded classes (the reference solutions students are graded against):
   :class:`LionOptimizer`, :class:`LAMBOptimizer` (chapter 6): the optimizer zoo.
 - :class:`ReduceLROnPlateau` (chapter 7), next to the six graded schedule functions of
   :mod:`course_lib.schedule_zoo`.
+- chapter 8's graded functions ``lr_range_test`` and ``suggest_lr`` live in :mod:`course_lib.lr_finder`.
 """
 
 from importlib import import_module

@@ -80,6 +80,10 @@ OPTIMIZER_IMPLEMENTATIONS = Forbidden(
 )
 NOTHING = Forbidden()
 
+#: what a learning-rate finder exercise may not run: a range test someone else wrote
+#: (torch-lr-finder, fast.ai's lr_find); torch's optimizers are the tools it drives, on purpose
+LR_FINDER_IMPLEMENTATIONS = Forbidden(modules=("torch_lr_finder", "fastai.callback.schedule"))
+
 
 def union(forbidden: list[Forbidden]) -> Forbidden:
     """Everything any of ``forbidden`` forbids."""

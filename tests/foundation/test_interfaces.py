@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,13 @@ FUNCTIONS = {
                   "(step, max_lr, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=10000.0, "
                   "anneal_strategy='cos')"),
     "with_warmup": ("07_schedule_zoo", "schedule_zoo.ipynb", "(schedule, warmup_steps, start_factor=0.0)"),
+    "lr_range_test": ("08_lr_finder", "lr_finder.ipynb",
+                      "(model, loss_fn, batches, optimizer, start_lr=1e-07, end_lr=10.0, num_steps=100, "
+                      "smooth_factor=0.05, diverge_threshold=5.0)"),
+    "suggest_lr": ("08_lr_finder", "lr_finder.ipynb", "(lrs, losses, skip_start=10, skip_end=5)"),
 }
+#: the course_lib module holding each graded function's reference
+FUNCTION_HOMES = {"lr_range_test": "lr_finder", "suggest_lr": "lr_finder"}
 
 
 def _plain(sig: inspect.Signature) -> str:
@@ -161,9 +168,10 @@ def test_notebook_class_cell_keeps_the_contract(folder, name):
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_reference_function_keeps_the_contract(name):
-    from course_lib import schedule_zoo
+    import importlib
 
-    assert _plain(inspect.signature(getattr(schedule_zoo, name))) == FUNCTIONS[name][2]
+    home = importlib.import_module(f"course_lib.{FUNCTION_HOMES.get(name, 'schedule_zoo')}")
+    assert _plain(inspect.signature(getattr(home, name))) == FUNCTIONS[name][2]
 
 
 @pytest.mark.parametrize("folder", ["solutions", "notebooks"])
@@ -174,8 +182,9 @@ def test_notebook_function_cell_keeps_the_contract(folder, name):
     if not path.exists():
         pytest.fail(f"{path.relative_to(ROOT)} is missing")
     nb = json.loads(path.read_text())
-    cells = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).startswith(f"def {name}(")]
-    assert len(cells) == 1, f"{path} needs exactly one code cell starting with 'def {name}('"
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"
+             and re.match(rf"^(?:(?:import|from) [^\n]*\n+)*def {name}\(", "".join(c["source"]))]
+    assert len(cells) == 1, f"{path} needs exactly one code cell starting with 'def {name}(' (after its imports)"
     assert cells[0]["metadata"].get("nbgrader", {}).get("solution"), f"the cell defining {name} must be a solution cell"
     tree = ast.parse("".join(cells[0]["source"]))
     function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name)

@@ -30,6 +30,7 @@ GRADED_CLASSES = {name for names in CLASSES_OF.values() for name in names}
 UNITS_OF = {
     "07_schedule_zoo": ["exponential_decay", "polynomial_decay", "cosine_with_restarts", "cyclic", "one_cycle",
                         "with_warmup", "ReduceLROnPlateau"],
+    "08_lr_finder": ["lr_range_test", "suggest_lr"],
 }
 ALL_FIXTURES = sorted(FIXTURES.glob("*/*.py")) + sorted(FIXTURES.glob("*/*/*.py"))
 

@@ -104,6 +104,17 @@ HINTS = [
     ("07_schedule_zoo/ReduceLROnPlateau/wrong_sign_aware_threshold", "zoo.plateau_modes_negative",
      "with a negative best a slightly worse metric can count as an improvement"),
     ("07_schedule_zoo/ReduceLROnPlateau/wrong_no_eps_rule", "zoo.plateau_cooldown_eps", "only if lr − new > eps"),
+    ("08_lr_finder/lr_range_test/wrong_state_dict_reference", "lr_finder.range_sgd_diverges",
+     "state_dict() returns references"),
+    ("08_lr_finder/lr_range_test/wrong_linear_spacing", "lr_finder.range_sgd_diverges", "exponential spacing"),
+    ("08_lr_finder/lr_range_test/wrong_stop_one_step_late", "lr_finder.range_sgd_diverges",
+     "that step is recorded, no step after it"),
+    ("08_lr_finder/lr_range_test/wrong_eval_mode_kept", "lr_finder.range_batch_norm_restore", "train mode"),
+    ("08_lr_finder/lr_range_test/wrong_zero_factor_freezes", "lr_finder.range_adam_never_diverges",
+     "smooth_factor = 0: the raw losses"),
+    ("08_lr_finder/suggest_lr/wrong_forward_difference", "lr_finder.suggest_matches_package",
+     "not a forward difference"),
+    ("08_lr_finder/suggest_lr/wrong_last_on_tie", "lr_finder.suggest_edges", "the first index on a tie"),
 ]
 
 

@@ -56,6 +56,7 @@ CHAPTERS = [
     ("05_gradient_clipping", "gradient_clipping"),
     ("06_optimizer_zoo", "optimizer_zoo"),
     ("07_schedule_zoo", "schedule_zoo"),
+    ("08_lr_finder", "lr_finder"),
 ]
 CHROMIUM_ARGS = [
     "--headless",
