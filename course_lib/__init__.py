@@ -9,6 +9,9 @@ The five graded classes (the reference solutions students are graded against):
 - :class:`ClippingOptimizer` (chapter 5): clipping by norm and value, trust-region pull.
 - :class:`ReduceLROnPlateau` (chapter 7), next to the six graded schedule functions of
   :mod:`course_lib.schedule_zoo`.
+
+Chapter 9 grades three functions of :mod:`course_lib.landscapes`:
+``filter_normalized_direction``, ``loss_along_line`` and ``loss_surface``.
 """
 
 from importlib import import_module

@@ -23,10 +23,14 @@ REPO = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = REPO / "tests" / "fixtures" / "implementations"
 CHAPTERS = [a for a in scratch.chapters() if any((scratch.NOTEBOOKS / a).glob("*.ipynb"))]
 SETTINGS = Settings(timeout=120, sandbox=False)
+#: chapters whose per-unit fixtures (<assignment>/<unit>/*.py, one graded function each) are graded here too
+UNIT_FIXTURES_GRADED = ("09_loss_landscapes",)
 
 
 def implementations(assignment: str, full: bool) -> list[Path]:
     files = sorted((IMPLEMENTATIONS / assignment).glob("*.py"))
+    if assignment in UNIT_FIXTURES_GRADED:
+        files += sorted((IMPLEMENTATIONS / assignment).glob("*/*.py"))
     if full:
         return files
     return [f for f in files if f.name.startswith("wrong_")][:1]
@@ -40,7 +44,8 @@ def grade_chapters(root: Path, full: bool):
         filled = scratch.filled(release, scratch.source_notebook(course, assignment, name))
         submissions = {"blank": release, "filled": filled}
         for path in implementations(assignment, full):
-            submissions[path.stem] = scratch.with_implementation(filled, path.read_text())
+            student = path.stem if path.parent.name == assignment else f"{path.stem}-{path.parent.name}"
+            submissions[student] = scratch.with_implementation(filled, path.read_text())
         for student, nb in submissions.items():
             scratch.submit(course, student, assignment, nb, f"{name}.ipynb")
             cases[(student, assignment)] = nb
