@@ -12,6 +12,9 @@ The graded classes (the reference solutions students are graded against):
 - :class:`ReduceLROnPlateau` (chapter 7), next to the six graded schedule functions of
   :mod:`course_lib.schedule_zoo`.
 - chapter 8's graded functions ``lr_range_test`` and ``suggest_lr`` live in :mod:`course_lib.lr_finder`.
+
+Chapter 9 grades three functions of :mod:`course_lib.landscapes`:
+``filter_normalized_direction``, ``loss_along_line`` and ``loss_surface``.
 """
 
 from importlib import import_module

@@ -69,6 +69,9 @@ def with_class(nb: NotebookNode, class_name: str, code: str) -> NotebookNode:
     """A copy of ``nb`` whose solution cell defining ``class_name`` (a class, or a graded function) has the
     source ``code``.
 
+    ``class_name`` may also name a graded module-level function: the solution cell that
+    starts with its ``def`` is replaced.
+
     Raises:
         ValueError: when no solution cell defines ``class_name``.
     """
@@ -77,7 +80,11 @@ def with_class(nb: NotebookNode, class_name: str, code: str) -> NotebookNode:
         if _is_solution(cell) and class_name in defined_classes(cell.source) + defined_functions(cell.source):
             cell.source = code
             return nb
-    raise ValueError(f"class_name must name a class defined in a solution cell, got {class_name!r}")
+    for cell in nb.cells:
+        if _is_solution(cell) and defined_functions(cell.source)[:1] == [class_name]:
+            cell.source = code
+            return nb
+    raise ValueError(f"class_name must name a class or function defined in a solution cell, got {class_name!r}")
 
 
 #: in an implementation file, the line that starts a cell the student added before the class

@@ -15,7 +15,15 @@ Kinds (:data:`BUILDERS`) and their spec keys:
   ``batch_norm`` (bool), ``dropout`` (probability, 0 for none), ``weights`` (one array per
   entry of ``model.parameters()``, in that order), ``buffers`` (optional, one per entry of
   ``model.buffers()``) and ``train`` (the mode the model is in when handed over).
-- ``"loss"``: ``name`` = ``"mse"`` (``nn.MSELoss()``) or ``"cross_entropy"`` (``nn.CrossEntropyLoss()``).
+- ``"convnet"``: ``in_channels``, ``channels=[c_1, ..., c_K]`` (for each ``Conv2d(c_{k-1}, c_k,
+  kernel_size, padding=kernel_size // 2)``, then ``[BatchNorm2d] -> ReLU``), ``kernel_size``,
+  ``image_size`` (square inputs), ``classes`` (a ``Flatten -> Linear`` head), ``dtype``,
+  ``batch_norm``, ``weights``, ``buffers`` and ``train`` as for ``"mlp"``; so that a
+  parameter has four dimensions (filters of several dimensions).
+- ``"loss"``: ``name`` = ``"mse"`` (``nn.MSELoss()``) or ``"cross_entropy"`` (``nn.CrossEntropyLoss()``);
+  ``record_graphs`` (optional, bool): the loss also counts the calls whose outputs carry an
+  autograd graph (read back by :func:`snapshot` as ``graphs``), so that a check can tell
+  whether a function evaluated without building graphs.
 - ``"batches"``: ``inputs`` and ``targets`` (lists of arrays of equal length; targets of
   dtype int64 stay integer class labels): a list of ``(inputs, targets)`` tensor pairs.
 - ``"optimizer"``: ``name`` = ``"sgd"`` or ``"adam"``, ``model`` (the handle of a built model),
@@ -89,6 +97,27 @@ def build_mlp(spec: dict) -> nn.Sequential:
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
     model = nn.Sequential(*layers)
+    _load(model, spec)
+    return model
+
+
+def convnet_shapes(spec: dict) -> tuple[list[tuple], list[tuple]]:
+    """The shapes of ``model.parameters()`` and ``model.buffers()`` of the ``"convnet"`` of ``spec``."""
+    parameters: list[tuple] = []
+    buffers: list[tuple] = []
+    fan_in, size = int(spec["in_channels"]), int(spec["kernel_size"])
+    for width in [int(c) for c in spec["channels"]]:
+        parameters += [(width, fan_in, size, size), (width,)]
+        if spec.get("batch_norm", False):
+            parameters += [(width,), (width,)]
+            buffers += [(width,), (width,), ()]
+        fan_in = width
+    side = int(spec["image_size"])
+    parameters += [(int(spec["classes"]), fan_in * side * side), (int(spec["classes"]),)]
+    return parameters, buffers
+
+
+def _load(model: nn.Module, spec: dict) -> None:
     with torch.no_grad():
         for key, tensors in (("weights", list(model.parameters())), ("buffers", list(model.buffers()))):
             values = spec.get(key)
@@ -102,15 +131,51 @@ def build_mlp(spec: dict) -> nn.Sequential:
                     raise ValueError(f"{key}: shape {array.shape} does not fit {tuple(tensor.shape)}")
                 tensor.copy_(torch.from_numpy(np.array(array, copy=True)).to(tensor.dtype))
     model.train(bool(spec.get("train", True)))
+
+
+def build_convnet(spec: dict) -> nn.Sequential:
+    """A small convolutional network with exactly the given weights (see the module docstring)."""
+    dtype, size = _dtype(spec), int(spec["kernel_size"])
+    channels = [int(c) for c in spec["channels"]]
+    if not channels or min(channels) < 1 or size < 1 or size % 2 == 0:
+        raise ValueError(f"channels must list positive widths and kernel_size be odd, got {channels!r}, {size}")
+    layers: list[nn.Module] = []
+    fan_in = int(spec["in_channels"])
+    for width in channels:
+        layers.append(nn.Conv2d(fan_in, width, size, padding=size // 2, dtype=dtype))
+        if spec.get("batch_norm", False):
+            layers.append(nn.BatchNorm2d(width, dtype=dtype))
+        layers.append(nn.ReLU())
+        fan_in = width
+    side = int(spec["image_size"])
+    layers += [nn.Flatten(), nn.Linear(fan_in * side * side, int(spec["classes"]), dtype=dtype)]
+    model = nn.Sequential(*layers)
+    _load(model, spec)
     return model
 
 
+class _GraphRecordingLoss(nn.Module):
+    """A loss that also counts the calls whose outputs carried an autograd graph."""
+
+    def __init__(self, loss: nn.Module) -> None:
+        super().__init__()
+        self.loss = loss
+        self.record = [0, 0]  # [calls, calls with a graph]
+
+    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        self.record[0] += 1
+        if torch.is_grad_enabled() and isinstance(outputs, torch.Tensor) and outputs.requires_grad:
+            self.record[1] += 1
+        return self.loss(outputs, targets)
+
+
 def build_loss(spec: dict) -> nn.Module:
-    """``nn.MSELoss()`` or ``nn.CrossEntropyLoss()``."""
+    """``nn.MSELoss()`` or ``nn.CrossEntropyLoss()`` (counting graphs if ``record_graphs``)."""
     losses = {"mse": nn.MSELoss, "cross_entropy": nn.CrossEntropyLoss}
     if spec.get("name") not in losses:
         raise ValueError(f"loss name must be one of {sorted(losses)}, got {spec.get('name')!r}")
-    return losses[spec["name"]]()
+    loss = losses[spec["name"]]()
+    return _GraphRecordingLoss(loss) if spec.get("record_graphs", False) else loss
 
 
 def build_batches(spec: dict) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -153,6 +218,7 @@ def build_generator(spec: dict) -> torch.Generator:
 #: kind -> ``builder(spec, resolve)``, where ``resolve(handle)`` returns an object built earlier
 BUILDERS: dict[str, Callable[[dict, Callable[[int], Any]], Any]] = {
     "mlp": lambda spec, resolve: build_mlp(spec),
+    "convnet": lambda spec, resolve: build_convnet(spec),
     "loss": lambda spec, resolve: build_loss(spec),
     "batches": lambda spec, resolve: build_batches(spec),
     "optimizer": lambda spec, resolve: build_optimizer(spec, resolve(int(spec["model"]))),
@@ -165,6 +231,8 @@ def build(kind: str, spec: dict, resolve: Callable[[int], Any]) -> tuple[Any, li
     if kind not in BUILDERS:
         raise ValueError(f"kind must be one of {sorted(BUILDERS)}, got {str(kind)[:40]!r}")
     obj = BUILDERS[kind](spec, resolve)
+    if isinstance(obj, _GraphRecordingLoss):
+        return obj, [], []
     if isinstance(obj, nn.Module):
         return obj, list(obj.parameters()) + list(obj.buffers()), list(obj.modules())
     return obj, [], []
@@ -186,8 +254,12 @@ def snapshot(obj: Any, tensors: list[torch.Tensor], modules: list[nn.Module]) ->
     Model: ``tensors`` (parameters then buffers, as built) and ``training`` (one flag per module).
     Optimizer: ``groups`` (per group ``[[key, value], ...]`` for every key but ``params``, sorted)
     and ``state`` (per parameter in group order ``[[key, value], ...]``, sorted by key).
+    A loss built with ``record_graphs``: ``calls`` and ``graphs`` (calls whose outputs carried a graph).
     Anything else: ``[["value", to_plain(obj)]]``.
     """
+    if type(obj) is _GraphRecordingLoss:
+        calls, graphs = _MODULE_DICT(obj, "record")
+        return [["calls", int(calls)], ["graphs", int(graphs)]]
     if modules:
         flags = [_MODULE_DICT(module, "__dict__").get("training") for module in modules]
         return [["tensors", [to_plain(t) for t in tensors]], ["training", [to_plain(f) for f in flags]]]

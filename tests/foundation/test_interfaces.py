@@ -6,6 +6,7 @@ solution cells of the nbgrader sources and the starter cells students receive.
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import json
 import re
@@ -101,9 +102,15 @@ FUNCTIONS = {
                       "(model, loss_fn, batches, optimizer, start_lr=1e-07, end_lr=10.0, num_steps=100, "
                       "smooth_factor=0.05, diverge_threshold=5.0)"),
     "suggest_lr": ("08_lr_finder", "lr_finder.ipynb", "(lrs, losses, skip_start=10, skip_end=5)"),
+    "filter_normalized_direction": ("09_loss_landscapes", "loss_landscapes.ipynb", "(model, generator)"),
+    "loss_along_line": ("09_loss_landscapes", "loss_landscapes.ipynb",
+                        "(model, loss_fn, inputs, targets, start, end, alphas)"),
+    "loss_surface": ("09_loss_landscapes", "loss_landscapes.ipynb",
+                     "(model, loss_fn, inputs, targets, direction1, direction2, alphas, betas)"),
 }
-#: the course_lib module holding each graded function's reference
-FUNCTION_HOMES = {"lr_range_test": "lr_finder", "suggest_lr": "lr_finder"}
+#: where the reference of each graded function's chapter lives
+FUNCTION_HOMES = {"07_schedule_zoo": "course_lib.schedule_zoo", "08_lr_finder": "course_lib.lr_finder",
+                  "09_loss_landscapes": "course_lib.landscapes"}
 
 
 def _plain(sig: inspect.Signature) -> str:
@@ -168,9 +175,7 @@ def test_notebook_class_cell_keeps_the_contract(folder, name):
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_reference_function_keeps_the_contract(name):
-    import importlib
-
-    home = importlib.import_module(f"course_lib.{FUNCTION_HOMES.get(name, 'schedule_zoo')}")
+    home = importlib.import_module(FUNCTION_HOMES[FUNCTIONS[name][0]])
     assert _plain(inspect.signature(getattr(home, name))) == FUNCTIONS[name][2]
 
 

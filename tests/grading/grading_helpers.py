@@ -31,6 +31,7 @@ UNITS_OF = {
     "07_schedule_zoo": ["exponential_decay", "polynomial_decay", "cosine_with_restarts", "cyclic", "one_cycle",
                         "with_warmup", "ReduceLROnPlateau"],
     "08_lr_finder": ["lr_range_test", "suggest_lr"],
+    "09_loss_landscapes": ["filter_normalized_direction", "loss_along_line", "loss_surface"],
 }
 ALL_FIXTURES = sorted(FIXTURES.glob("*/*.py")) + sorted(FIXTURES.glob("*/*/*.py"))
 

@@ -115,6 +115,21 @@ HINTS = [
     ("08_lr_finder/suggest_lr/wrong_forward_difference", "lr_finder.suggest_matches_package",
      "not a forward difference"),
     ("08_lr_finder/suggest_lr/wrong_last_on_tie", "lr_finder.suggest_edges", "the first index on a tie"),
+    ("09_loss_landscapes/filter_normalized_direction/wrong_per_tensor", "landscapes.direction_mlp",
+     "per-tensor normalisation"),
+    ("09_loss_landscapes/filter_normalized_direction/wrong_unit_filters", "landscapes.direction_convnet",
+     "each filter has norm 1"),
+    ("09_loss_landscapes/filter_normalized_direction/wrong_biases_not_zeroed", "landscapes.direction_mlp",
+     "zero direction"),
+    ("09_loss_landscapes/filter_normalized_direction/wrong_skips_bias_draws", "landscapes.direction_mlp",
+     "one draw per parameter"),
+    ("09_loss_landscapes/loss_along_line/wrong_not_restored", "landscapes.line_values", "copy the values back"),
+    ("09_loss_landscapes/loss_along_line/wrong_train_mode", "landscapes.line_eval_and_restore", "eval mode"),
+    ("09_loss_landscapes/loss_along_line/wrong_mode_left_eval", "landscapes.line_eval_and_restore",
+     "training flags"),
+    ("09_loss_landscapes/loss_surface/wrong_axes_swapped", "landscapes.surface_values", "the axes are swapped"),
+    ("09_loss_landscapes/loss_surface/wrong_builds_graphs", "landscapes.surface_eval_and_restore",
+     "torch.no_grad()"),
 ]
 
 

@@ -27,6 +27,8 @@ def test_registry_ids_are_the_published_ones() -> None:
                 "one_cycle_edges", "with_warmup", "plateau_basics", "plateau_cooldown_eps", "plateau_modes_negative"],
         "lr_finder": ["range_sgd_diverges", "range_adam_never_diverges", "range_batch_norm_restore",
                       "range_defaults_and_edges", "suggest_matches_package", "suggest_edges"],
+        "landscapes": ["direction_mlp", "direction_convnet", "line_values", "line_eval_and_restore", "surface_values",
+                       "surface_eval_and_restore"],
     }
     assert sorted(REGISTRY) == sorted(f"{chapter}.{name}" for chapter, names in expected.items() for name in names)
     for check_id, spec in REGISTRY.items():

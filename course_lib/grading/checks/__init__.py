@@ -11,14 +11,14 @@ torch.nn.utils or a closed form; never the course's reference solutions).
 from __future__ import annotations
 
 from course_lib.grading.checks import (
-    adam, clipping, gradient_descent, lr_finder, optimizer_zoo, projections, schedule_zoo, schedules,
+    adam, clipping, gradient_descent, landscapes, lr_finder, optimizer_zoo, projections, schedule_zoo, schedules,
 )
 from course_lib.grading.checks._spec import CheckSpec
 
 REGISTRY: dict[str, CheckSpec] = {
     spec.check_id: spec
     for module in (gradient_descent, adam, schedules, projections, clipping, optimizer_zoo, schedule_zoo,
-                   lr_finder)
+                   lr_finder, landscapes)
     for spec in module.CHECKS
 }
 
