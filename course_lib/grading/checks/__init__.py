@@ -11,12 +11,12 @@ torch.nn.utils or a closed form; never the course's reference solutions).
 from __future__ import annotations
 
 from course_lib.grading.checks import (adam, clipping, gradient_descent, lr_finder, projections, schedule_zoo,
-                                      schedules)
+                                      schedules, training_loop)
 from course_lib.grading.checks._spec import CheckSpec
 
 REGISTRY: dict[str, CheckSpec] = {
     spec.check_id: spec
-    for module in (gradient_descent, adam, schedules, projections, clipping, schedule_zoo, lr_finder)
+    for module in (gradient_descent, adam, schedules, projections, clipping, schedule_zoo, lr_finder, training_loop)
     for spec in module.CHECKS
 }
 
