@@ -9,6 +9,9 @@ The five graded classes (the reference solutions students are graded against):
 - :class:`ClippingOptimizer` (chapter 5): clipping by norm and value, trust-region pull.
 - :class:`ReduceLROnPlateau` (chapter 7), next to the six graded schedule functions of
   :mod:`course_lib.schedule_zoo`.
+
+Chapter 10 grades four functions, in :mod:`course_lib.training_loop`: ``train_step``,
+``adaptive_clip_grad_``, ``param_groups`` and ``fit``.
 """
 
 from importlib import import_module

@@ -60,15 +60,21 @@ def defined_classes(source: str) -> list[str]:
     return re.findall(r"^class\s+([A-Za-z_]\w*)", source, flags=re.MULTILINE)
 
 
+def defined_units(source: str) -> list[str]:
+    """Names of the top-level classes and functions a cell defines (graded units are either)."""
+    return re.findall(r"^(?:class|def)\s+([A-Za-z_]\w*)", source, flags=re.MULTILINE)
+
+
 def with_class(nb: NotebookNode, class_name: str, code: str) -> NotebookNode:
-    """A copy of ``nb`` whose solution cell defining ``class_name`` has the source ``code``.
+    """A copy of ``nb`` whose solution cell defining ``class_name`` (a class or a graded function) has the
+    source ``code``.
 
     Raises:
         ValueError: when no solution cell defines ``class_name``.
     """
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
-        if _is_solution(cell) and class_name in defined_classes(cell.source):
+        if _is_solution(cell) and class_name in defined_units(cell.source):
             cell.source = code
             return nb
     raise ValueError(f"class_name must name a class defined in a solution cell, got {class_name!r}")
@@ -81,7 +87,8 @@ ADDED_CELL_MARK = "# %% added cell"
 def with_implementation(nb: NotebookNode, code: str) -> NotebookNode:
     """A copy of ``nb`` holding an implementation file as a student would submit it.
 
-    The file's first class replaces the solution cell that defines it. A part that starts
+    The file's first class (or, in a file without a class, its first function: a graded function)
+    replaces the solution cell that defines it. A part that starts
     with the line ``# %% added cell`` (and runs to the next ``# %%`` line) becomes a code
     cell of its own, without nbgrader metadata, inserted before that solution cell: a
     helper the student wrote in a cell of their own.
@@ -98,7 +105,7 @@ def with_implementation(nb: NotebookNode, code: str) -> NotebookNode:
         else:
             kept.append(line)
     class_code = "".join(kept)
-    nb = with_class(nb, defined_classes(class_code)[0], class_code)
+    nb = with_class(nb, (defined_classes(class_code) or defined_units(class_code))[0], class_code)
     index = next(i for i, c in enumerate(nb.cells) if _is_solution(c) and c.source == class_code)
     for lines in reversed(added):
         nb.cells.insert(index, nbformat.v4.new_code_cell("".join(lines).strip() + "\n"))

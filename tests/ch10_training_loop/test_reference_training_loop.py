@@ -11,7 +11,14 @@ import torch
 from torch import nn
 
 from course_lib.datasets import load_digits_tensors
+from course_lib.training import torch_threads
 from course_lib.training_loop import adaptive_clip_grad_, epoch_seed, fit, fit_lrs, param_groups, train_step
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    with torch_threads(1):  # tiny networks: one thread is the fastest, and no waiting on busy cores
+        yield
 
 
 def make_net(dtype=torch.float64, norm=nn.LayerNorm, seed=0, d_in=5, hidden=7, d_out=3):
@@ -243,15 +250,30 @@ def test_fit_rejects_bad_arguments(bad) -> None:
         fit(make_net(), train, val, **kwargs)
 
 
-#: the reference run on the digits (the chapter's settings); accuracy measured on this CPU: see the notebook
-DIGITS_SETTINGS = {"epochs": 12, "batch_size": 32, "peak_lr": 3e-3, "weight_decay": 0.01, "max_norm": 1.0}
-DIGITS_ACCURACY = 0.95
+#: the reference run of the chapter (section 5 of the notebook): 98.0 % with seed 0; seeds 0, 1, 2 gave 98.0 %,
+#: 98.2 %, 97.8 % on the machine the chapter was written on; the margin is two points (four times that spread)
+DIGITS_SETTINGS = {"epochs": 12, "batch_size": 32, "peak_lr": 3e-3, "warmup_fraction": 0.1, "weight_decay": 0.01,
+                   "max_norm": 1.0}
+DIGITS_REFERENCE, DIGITS_MARGIN = 0.98, 0.02
+
+
+def digits_net(seed: int) -> nn.Sequential:
+    torch.manual_seed(seed)
+
+    def block(d_in: int, d_out: int) -> nn.Sequential:
+        return nn.Sequential(nn.Linear(d_in, d_out), nn.LayerNorm(d_out), nn.ReLU())
+
+    return nn.Sequential(block(64, 128), block(128, 128), nn.Linear(128, 10))
 
 
 def test_fit_reaches_the_reference_accuracy_on_the_digits() -> None:
     x_train, y_train, x_test, y_test = load_digits_tensors()
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 128), nn.LayerNorm(128), nn.ReLU(), nn.Linear(128, 10))
-    history = fit(model, (x_train, y_train), (x_test, y_test), **DIGITS_SETTINGS)
-    print("digits: best accuracy", max(history["val_accuracy"]), "at epoch", history["best_epoch"])
-    assert max(history["val_accuracy"]) >= DIGITS_ACCURACY
+    model = digits_net(0)
+    with torch.random.fork_rng():
+        history = fit(model, (x_train, y_train), (x_test, y_test), **DIGITS_SETTINGS)
+    best = max(history["val_accuracy"])
+    print(f"digits: best accuracy {best:.4f} at epoch {history['best_epoch']} (reference {DIGITS_REFERENCE})")
+    assert best >= DIGITS_REFERENCE - DIGITS_MARGIN
+    model.eval()
+    with torch.no_grad():
+        assert (model(x_test).argmax(1) == y_test).double().mean().item() == best

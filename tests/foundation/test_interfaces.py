@@ -6,6 +6,7 @@ solution cells of the nbgrader sources and the starter cells students receive.
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import json
 from pathlib import Path
@@ -71,7 +72,16 @@ FUNCTIONS = {
                   "(step, max_lr, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=10000.0, "
                   "anneal_strategy='cos')"),
     "with_warmup": ("07_schedule_zoo", "schedule_zoo.ipynb", "(schedule, warmup_steps, start_factor=0.0)"),
+    "train_step": ("10_training_loop", "training_loop.ipynb", "(model, loss_fn, micro_batches, optimizer, max_norm=None)"),
+    "adaptive_clip_grad_": ("10_training_loop", "training_loop.ipynb", "(parameters, clip_factor=0.01, eps=0.001)"),
+    "param_groups": ("10_training_loop", "training_loop.ipynb", "(model, lr, weight_decay, layer_decay=1.0)"),
+    "fit": ("10_training_loop", "training_loop.ipynb",
+            "(model, train_set, val_set, *, epochs, batch_size, peak_lr, warmup_fraction=0.1, weight_decay=0.01, "
+            "max_norm=1.0, accumulation_steps=1, seed=0)"),
 }
+#: the reference module of each graded function (default: course_lib.schedule_zoo)
+FUNCTION_HOMES = {name: "course_lib.training_loop" for name in ("train_step", "adaptive_clip_grad_", "param_groups",
+                                                               "fit")}
 
 
 def _plain(sig: inspect.Signature) -> str:
@@ -136,9 +146,8 @@ def test_notebook_class_cell_keeps_the_contract(folder, name):
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_reference_function_keeps_the_contract(name):
-    from course_lib import schedule_zoo
-
-    assert _plain(inspect.signature(getattr(schedule_zoo, name))) == FUNCTIONS[name][2]
+    module = importlib.import_module(FUNCTION_HOMES.get(name, "course_lib.schedule_zoo"))
+    assert _plain(inspect.signature(getattr(module, name))) == FUNCTIONS[name][2]
 
 
 @pytest.mark.parametrize("folder", ["solutions", "notebooks"])
@@ -156,7 +165,11 @@ def test_notebook_function_cell_keeps_the_contract(folder, name):
     function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name)
     args, defaults = function.args.args, function.args.defaults
     padded = [None] * (len(args) - len(defaults)) + list(defaults)
-    signature = "(" + ", ".join(a.arg if d is None else f"{a.arg}={ast.literal_eval(d)!r}"
-                                for a, d in zip(args, padded)) + ")"
+    parts = [a.arg if d is None else f"{a.arg}={ast.literal_eval(d)!r}" for a, d in zip(args, padded)]
+    if function.args.kwonlyargs:
+        parts.append("*")
+        parts += [a.arg if d is None else f"{a.arg}={ast.literal_eval(d)!r}"
+                  for a, d in zip(function.args.kwonlyargs, function.args.kw_defaults)]
+    signature = "(" + ", ".join(parts) + ")"
     assert signature == contract
     assert ast.get_docstring(function), f"{name} needs a docstring"

@@ -47,6 +47,7 @@ CHAPTERS = [
     ("04_projected_gd", "projected_gd"),
     ("05_gradient_clipping", "gradient_clipping"),
     ("07_schedule_zoo", "schedule_zoo"),
+    ("10_training_loop", "training_loop"),
 ]
 CHROMIUM_ARGS = [
     "--headless",
