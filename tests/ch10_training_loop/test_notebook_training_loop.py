@@ -82,7 +82,8 @@ def test_markup_points_and_hidden_checks() -> None:
     sources = solution_sources()
     for unit in UNITS:
         defining = [s for s in sources if re.search(rf"^def {unit}\b", s, re.MULTILINE)]
-        assert len(defining) == 1 and defining[0].startswith(f"def {unit}"), f"one solution cell starts with {unit}"
+        assert len(defining) == 1, f"one solution cell defines {unit}"
+        assert re.match(rf"((import |from ).*\n|\s*\n)*def {unit}\(", defining[0]), f"{unit}'s cell: imports, then def"
         others = [u for u in UNITS if u != unit and re.search(rf"^def {u}\b", defining[0], re.MULTILINE)]
         assert not others, f"the cell of {unit} also defines {others}"
     graded = [(c, meta) for c, meta in cells if meta.get("grade")]

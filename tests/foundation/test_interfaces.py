@@ -9,6 +9,7 @@ import ast
 import importlib
 import inspect
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -158,8 +159,9 @@ def test_notebook_function_cell_keeps_the_contract(folder, name):
     if not path.exists():
         pytest.fail(f"{path.relative_to(ROOT)} is missing")
     nb = json.loads(path.read_text())
-    cells = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).startswith(f"def {name}(")]
-    assert len(cells) == 1, f"{path} needs exactly one code cell starting with 'def {name}('"
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"
+             and re.match(rf"((import |from ).*\n|\s*\n)*def {name}\(", "".join(c["source"]))]
+    assert len(cells) == 1, f"{path} needs exactly one code cell starting with 'def {name}(' (after its imports)"
     assert cells[0]["metadata"].get("nbgrader", {}).get("solution"), f"the cell defining {name} must be a solution cell"
     tree = ast.parse("".join(cells[0]["source"]))
     function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name)

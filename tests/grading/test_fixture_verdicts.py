@@ -104,6 +104,15 @@ HINTS = [
     ("08_lr_finder/suggest_lr/wrong_forward_difference", "lr_finder.suggest_matches_package",
      "not a forward difference"),
     ("08_lr_finder/suggest_lr/wrong_last_on_tie", "lr_finder.suggest_edges", "the first index on a tie"),
+    ("10_training_loop/train_step/wrong_equal_weights", "training_loop.step_uneven", "not 1/len(micro_batches)"),
+    ("10_training_loop/train_step/wrong_norm_after_clip", "training_loop.step_uneven", "the global norm BEFORE clipping"),
+    ("10_training_loop/adaptive_clip_grad_/wrong_per_tensor_no_eps", "training_loop.agc_zero_init",
+     "eps keeps zero-initialised units (biases) trainable"),
+    ("10_training_loop/param_groups/wrong_per_parameter_depth", "training_loop.groups_layer_decay",
+     "the same for its weight and its bias"),
+    ("10_training_loop/fit/wrong_last_group_unclipped", "training_loop.fit_settings",
+     "the last group may be shorter, and is clipped too"),
+    ("10_training_loop/fit/wrong_last_epoch_weights", "training_loop.fit_defaults", "load it back before returning"),
 ]
 
 

@@ -224,8 +224,6 @@ def _run_step(subject: Subject, specs: dict) -> None:
         shown = answer.type_name if isinstance(answer, Opaque) else type(answer).__name__
         trace.fail(f"train_step must return a tuple (mean loss, gradient norm), got {shown}", hint=HINT_STEP_RETURN)
     rtol, atol = TOLERANCE[specs["model"]["dtype"]]
-    expect_close_number(trace, "the returned mean loss", want_loss, answer[0], rtol=rtol, atol=atol,
-                        hint=HINT_STEP_RETURN, oracle=ORACLE_STEP)
     grads = subject.grads(model)
     for index, want in enumerate(want_grads):
         got = grads[index]
@@ -238,7 +236,9 @@ def _run_step(subject: Subject, specs: dict) -> None:
         expect_close_array(trace, f"the gradient left in .grad of parameter {index} (shape {shapes[index]})", want,
                            np.zeros_like(want) if got is None else got, rtol=rtol, atol=atol, hint=HINT_STEP,
                            oracle=ORACLE_STEP)
-    expect_close_number(trace, "the returned gradient norm", want_norm, answer[1], rtol=rtol, atol=atol,
+    expect_close_number(trace, "train_step(...)[0], the mean loss", want_loss, answer[0], rtol=rtol, atol=atol,
+                        hint=HINT_STEP_RETURN, oracle=ORACLE_STEP)
+    expect_close_number(trace, "train_step(...)[1], the gradient norm", want_norm, answer[1], rtol=rtol, atol=atol,
                         hint=HINT_STEP_RETURN, oracle="the global L2 norm before clipping")
     params = subject.params(model)
     for index, want in enumerate(want_params):
