@@ -15,6 +15,9 @@ The graded classes (the reference solutions students are graded against):
 
 Chapter 9 grades three functions of :mod:`course_lib.landscapes`:
 ``filter_normalized_direction``, ``loss_along_line`` and ``loss_surface``.
+
+Chapter 10 grades four functions, in :mod:`course_lib.training_loop`: ``train_step``,
+``adaptive_clip_grad_``, ``param_groups`` and ``fit``.
 """
 
 from importlib import import_module

@@ -26,13 +26,25 @@ Kinds (:data:`BUILDERS`) and their spec keys:
   whether a function evaluated without building graphs.
 - ``"batches"``: ``inputs`` and ``targets`` (lists of arrays of equal length; targets of
   dtype int64 stay integer class labels): a list of ``(inputs, targets)`` tensor pairs.
-- ``"optimizer"``: ``name`` = ``"sgd"`` or ``"adam"``, ``model`` (the handle of a built model),
+- ``"optimizer"``: ``name`` = ``"sgd"``, ``"adam"`` or ``"adamw"``, ``model`` (the handle of a built model),
   ``groups`` (optional: lists of parameter indices, one per param group, default one group),
   ``lrs`` (one per group), the optimizer's keyword hyperparameters (``momentum``, ``nesterov``,
   ``dampening``, ``betas``, ``eps``, ``weight_decay``, ``amsgrad``) and ``state`` (optional:
   ``[[parameter index, [[key, value], ...]], ...]``, e.g. a momentum buffer or Adam's
   ``step``, ``exp_avg``, ``exp_avg_sq``) so that a check can hand over an optimizer in mid-run.
 - ``"generator"``: ``seed``: a ``torch.Generator`` seeded with it.
+- ``"net"``: a model whose top-level children are listed in ``children``, each
+  ``["linear", d_in, d_out]``, ``["linear_nobias", d_in, d_out]``, ``["layer_norm", d]``,
+  ``["batch_norm", d]``, ``["relu"]`` or ``["tanh"]`` (applied in order); ``shared``
+  (optional: ``[[i, j], ...]``, child ``j``'s weight *is* child ``i``'s), ``direct`` (optional:
+  shapes of parameters registered on the model itself, ``direct_0``, ..., unused by the
+  forward pass), ``frozen`` (optional: indices into ``model.parameters()`` that get
+  ``requires_grad=False``), ``dtype``, ``weights`` (one array per entry of
+  ``model.parameters()``, in that order, shared ones once; :func:`net_shapes`) and ``train``.
+- ``"dataset"``: ``inputs`` and ``targets`` (two arrays): an ``(inputs, targets)`` tensor pair.
+- ``"tensors"``: ``values`` and ``grads`` (lists of arrays, a grad may be None), ``dtype``,
+  ``single`` (optional: hand over the one tensor itself, not a list): leaf tensors with those
+  ``.grad``; their values and gradients read back like a model's.
 
 :func:`snapshot` reads a built model or optimizer as plain data: for a model the tensors
 it was built with (parameters and buffers, read through the references kept at build time,
@@ -55,10 +67,11 @@ from course_lib.grading.plain import to_plain, to_tensor
 # captured before any student code runs in the process
 _SGD = torch.optim.SGD
 _ADAM = torch.optim.Adam
+_ADAMW = torch.optim.AdamW
 _MODULE_DICT = object.__getattribute__
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_OPTIMIZERS = {"sgd": _SGD, "adam": _ADAM}
+_OPTIMIZERS = {"sgd": _SGD, "adam": _ADAM, "adamw": _ADAMW}
 _HYPERPARAMETERS = ("momentum", "nesterov", "dampening", "betas", "eps", "weight_decay", "amsgrad")
 
 
@@ -167,6 +180,90 @@ class _GraphRecordingLoss(nn.Module):
         if torch.is_grad_enabled() and isinstance(outputs, torch.Tensor) and outputs.requires_grad:
             self.record[1] += 1
         return self.loss(outputs, targets)
+class Net(nn.Module):
+    """Top-level children applied in order (a parameter may be registered on the model itself)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for child in self.children():
+            x = child(x)
+        return x
+
+
+_CHILDREN: dict[str, Callable[..., nn.Module]] = {
+    "linear": lambda d_in, d_out, dtype: nn.Linear(int(d_in), int(d_out), dtype=dtype),
+    "linear_nobias": lambda d_in, d_out, dtype: nn.Linear(int(d_in), int(d_out), bias=False, dtype=dtype),
+    "layer_norm": lambda d, dtype: nn.LayerNorm(int(d), dtype=dtype),
+    "batch_norm": lambda d, dtype: nn.BatchNorm1d(int(d), dtype=dtype),
+    "relu": lambda dtype: nn.ReLU(),
+    "tanh": lambda dtype: nn.Tanh(),
+}
+
+
+def _net_structure(spec: dict) -> Net:
+    dtype = _dtype(spec)
+    model = Net()
+    for index, child in enumerate(spec["children"]):
+        kind, *sizes = child
+        if kind not in _CHILDREN:
+            raise ValueError(f"children: kind must be one of {sorted(_CHILDREN)}, got {kind!r}")
+        model.add_module(f"layer{index}", _CHILDREN[kind](*sizes, dtype=dtype))
+    children = list(model.children())
+    for source, target in spec.get("shared") or []:
+        children[int(target)].weight = children[int(source)].weight
+    for index, shape in enumerate(spec.get("direct") or []):
+        model.register_parameter(f"direct_{index}", nn.Parameter(torch.zeros(tuple(shape), dtype=dtype)))
+    return model
+
+
+def net_shapes(spec: dict) -> list[tuple]:
+    """The shapes of ``model.parameters()`` of the ``"net"`` with these ``children``, ``shared``, ``direct``."""
+    return [tuple(p.shape) for p in _net_structure(spec).parameters()]
+
+
+def build_net(spec: dict) -> Net:
+    """A model of named top-level children with exactly the given weights (see the module docstring)."""
+    model = _net_structure(spec)
+    parameters = list(model.parameters())
+    values = spec.get("weights")
+    if values is None or len(values) != len(parameters):
+        raise ValueError(f"weights: one array per parameter is needed ({len(parameters)})")
+    with torch.no_grad():
+        for tensor, value in zip(parameters, values):
+            array = np.asarray(value)
+            if tuple(array.shape) != tuple(tensor.shape):
+                raise ValueError(f"weights: shape {array.shape} does not fit {tuple(tensor.shape)}")
+            tensor.copy_(torch.from_numpy(np.array(array, copy=True)).to(tensor.dtype))
+    for index in spec.get("frozen") or []:
+        parameters[int(index)].requires_grad_(False)
+    model.train(bool(spec.get("train", True)))
+    return model
+
+
+def build_dataset(spec: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(inputs, targets)`` as tensors with the arrays' dtypes."""
+    inputs, targets = np.asarray(spec["inputs"]), np.asarray(spec["targets"])
+    if len(inputs) != len(targets) or len(inputs) == 0:
+        raise ValueError("inputs and targets: two non-empty arrays with the same number of rows are needed")
+    return to_tensor(inputs), to_tensor(targets)
+
+
+def build_tensors(spec: dict) -> list[torch.Tensor] | torch.Tensor:
+    """Leaf tensors with the given values and ``.grad`` (see the module docstring)."""
+    dtype = _dtype(spec)
+    values, grads = list(spec["values"]), list(spec["grads"])
+    if len(values) != len(grads) or not values:
+        raise ValueError("values and grads: two non-empty lists of the same length are needed")
+    tensors = []
+    for value, grad in zip(values, grads):
+        tensor = to_tensor(np.asarray(value)).to(dtype).requires_grad_(True)
+        if grad is not None:
+            tensor.grad = to_tensor(np.asarray(grad)).to(dtype)
+        tensors.append(tensor)
+    if spec.get("single"):
+        if len(tensors) != 1:
+            raise ValueError("single: exactly one tensor is needed")
+        return tensors[0]
+    return tensors
 
 
 def build_loss(spec: dict) -> nn.Module:
@@ -223,6 +320,9 @@ BUILDERS: dict[str, Callable[[dict, Callable[[int], Any]], Any]] = {
     "batches": lambda spec, resolve: build_batches(spec),
     "optimizer": lambda spec, resolve: build_optimizer(spec, resolve(int(spec["model"]))),
     "generator": lambda spec, resolve: build_generator(spec),
+    "net": lambda spec, resolve: build_net(spec),
+    "dataset": lambda spec, resolve: build_dataset(spec),
+    "tensors": lambda spec, resolve: build_tensors(spec),
 }
 
 
@@ -235,6 +335,10 @@ def build(kind: str, spec: dict, resolve: Callable[[int], Any]) -> tuple[Any, li
         return obj, [], []
     if isinstance(obj, nn.Module):
         return obj, list(obj.parameters()) + list(obj.buffers()), list(obj.modules())
+    if isinstance(obj, torch.Tensor):
+        return obj, [obj], []
+    if kind == "tensors":
+        return obj, list(obj), []
     return obj, [], []
 
 

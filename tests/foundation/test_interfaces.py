@@ -107,10 +107,16 @@ FUNCTIONS = {
                         "(model, loss_fn, inputs, targets, start, end, alphas)"),
     "loss_surface": ("09_loss_landscapes", "loss_landscapes.ipynb",
                      "(model, loss_fn, inputs, targets, direction1, direction2, alphas, betas)"),
+    "train_step": ("10_training_loop", "training_loop.ipynb", "(model, loss_fn, micro_batches, optimizer, max_norm=None)"),
+    "adaptive_clip_grad_": ("10_training_loop", "training_loop.ipynb", "(parameters, clip_factor=0.01, eps=0.001)"),
+    "param_groups": ("10_training_loop", "training_loop.ipynb", "(model, lr, weight_decay, layer_decay=1.0)"),
+    "fit": ("10_training_loop", "training_loop.ipynb",
+            "(model, train_set, val_set, *, epochs, batch_size, peak_lr, warmup_fraction=0.1, weight_decay=0.01, "
+            "max_norm=1.0, accumulation_steps=1, seed=0)"),
 }
 #: where the reference of each graded function's chapter lives
 FUNCTION_HOMES = {"07_schedule_zoo": "course_lib.schedule_zoo", "08_lr_finder": "course_lib.lr_finder",
-                  "09_loss_landscapes": "course_lib.landscapes"}
+                  "09_loss_landscapes": "course_lib.landscapes", "10_training_loop": "course_lib.training_loop"}
 
 
 def _plain(sig: inspect.Signature) -> str:
@@ -188,14 +194,18 @@ def test_notebook_function_cell_keeps_the_contract(folder, name):
         pytest.fail(f"{path.relative_to(ROOT)} is missing")
     nb = json.loads(path.read_text())
     cells = [c for c in nb["cells"] if c["cell_type"] == "code"
-             and re.match(rf"^(?:(?:import|from) [^\n]*\n+)*def {name}\(", "".join(c["source"]))]
+             and re.match(rf"((import |from ).*\n|\s*\n)*def {name}\(", "".join(c["source"]))]
     assert len(cells) == 1, f"{path} needs exactly one code cell starting with 'def {name}(' (after its imports)"
     assert cells[0]["metadata"].get("nbgrader", {}).get("solution"), f"the cell defining {name} must be a solution cell"
     tree = ast.parse("".join(cells[0]["source"]))
     function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name)
     args, defaults = function.args.args, function.args.defaults
     padded = [None] * (len(args) - len(defaults)) + list(defaults)
-    signature = "(" + ", ".join(a.arg if d is None else f"{a.arg}={ast.literal_eval(d)!r}"
-                                for a, d in zip(args, padded)) + ")"
+    parts = [a.arg if d is None else f"{a.arg}={ast.literal_eval(d)!r}" for a, d in zip(args, padded)]
+    if function.args.kwonlyargs:
+        parts.append("*")
+        parts += [a.arg if d is None else f"{a.arg}={ast.literal_eval(d)!r}"
+                  for a, d in zip(function.args.kwonlyargs, function.args.kw_defaults)]
+    signature = "(" + ", ".join(parts) + ")"
     assert signature == contract
     assert ast.get_docstring(function), f"{name} needs a docstring"

@@ -32,6 +32,7 @@ UNITS_OF = {
                         "with_warmup", "ReduceLROnPlateau"],
     "08_lr_finder": ["lr_range_test", "suggest_lr"],
     "09_loss_landscapes": ["filter_normalized_direction", "loss_along_line", "loss_surface"],
+    "10_training_loop": ["train_step", "adaptive_clip_grad_", "param_groups", "fit"],
 }
 ALL_FIXTURES = sorted(FIXTURES.glob("*/*.py")) + sorted(FIXTURES.glob("*/*/*.py"))
 

@@ -130,6 +130,15 @@ HINTS = [
     ("09_loss_landscapes/loss_surface/wrong_axes_swapped", "landscapes.surface_values", "the axes are swapped"),
     ("09_loss_landscapes/loss_surface/wrong_builds_graphs", "landscapes.surface_eval_and_restore",
      "torch.no_grad()"),
+    ("10_training_loop/train_step/wrong_equal_weights", "training_loop.step_uneven", "not 1/len(micro_batches)"),
+    ("10_training_loop/train_step/wrong_norm_after_clip", "training_loop.step_uneven", "the global norm BEFORE clipping"),
+    ("10_training_loop/adaptive_clip_grad_/wrong_per_tensor_no_eps", "training_loop.agc_zero_init",
+     "eps keeps zero-initialised units (biases) trainable"),
+    ("10_training_loop/param_groups/wrong_per_parameter_depth", "training_loop.groups_layer_decay",
+     "the same for its weight and its bias"),
+    ("10_training_loop/fit/wrong_last_group_unclipped", "training_loop.fit_settings",
+     "the last group may be shorter, and is clipped too"),
+    ("10_training_loop/fit/wrong_last_epoch_weights", "training_loop.fit_defaults", "load it back before returning"),
 ]
 
 
