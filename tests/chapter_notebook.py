@@ -105,9 +105,9 @@ class ChapterNotebookTests:
         assert all(c.source.lstrip().startswith("#")
                    for c, _ in graded if "BEGIN HIDDEN TESTS" in c.source), (
             "each hidden cell starts with a sentence saying what it checks")
-        visible = [find_checks(c.source) for c, meta in graded if "BEGIN HIDDEN TESTS" not in c.source]
-        assert [calls for calls in visible] == [[pair] for pair in expected], (
-            "each graded check has one visible cell calling the same check, in the same order, for 0 points")
+        visible = [pair for c, meta in graded if "BEGIN HIDDEN TESTS" not in c.source for pair in find_checks(c.source)]
+        assert visible == expected, (
+            "each graded check is called by the visible cells too, once, in the same order, for 0 points")
         assert all(not c.get("outputs") for c, _ in all_cells if c.cell_type == "code"), (
             "commit sources without outputs")
 
