@@ -57,6 +57,7 @@ CHAPTERS = [
     ("06_optimizer_zoo", "optimizer_zoo"),
     ("07_schedule_zoo", "schedule_zoo"),
     ("08_lr_finder", "lr_finder"),
+    ("09_loss_landscapes", "loss_landscapes"),
     ("10_training_loop", "training_loop"),
 ]
 CHROMIUM_ARGS = [
