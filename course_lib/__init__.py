@@ -11,6 +11,13 @@ The graded classes (the reference solutions students are graded against):
   :class:`LionOptimizer`, :class:`LAMBOptimizer` (chapter 6): the optimizer zoo.
 - :class:`ReduceLROnPlateau` (chapter 7), next to the six graded schedule functions of
   :mod:`course_lib.schedule_zoo`.
+- chapter 8's graded functions ``lr_range_test`` and ``suggest_lr`` live in :mod:`course_lib.lr_finder`.
+
+Chapter 9 grades three functions of :mod:`course_lib.landscapes`:
+``filter_normalized_direction``, ``loss_along_line`` and ``loss_surface``.
+
+Chapter 10 grades four functions, in :mod:`course_lib.training_loop`: ``train_step``,
+``adaptive_clip_grad_``, ``param_groups`` and ``fit``.
 """
 
 from importlib import import_module

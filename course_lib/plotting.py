@@ -43,6 +43,7 @@ __all__ = [
     "plot_histories",
     "plot_sweeps",
     "plot_bars",
+    "plot_lr_range_test",
 ]
 
 #: Okabe-Ito colours (blue, vermillion, bluish green, reddish purple, orange,
@@ -598,4 +599,57 @@ def plot_bars(
     ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_ylim(0, 1.15 * max(max(heights), 1e-12))
+    return fig
+
+
+def plot_lr_range_test(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    marks: Mapping[str, tuple[float, str]] | None = None,
+    skip_start: int = 0,
+    skip_end: int = 0,
+    title: str = "Learning-rate range test",
+    ylabel: str = "smoothed training loss",
+    ax: Axes | None = None,
+) -> Figure:
+    """Plot range-test curves: the (smoothed) loss against the learning rate, log x-axis.
+
+    Args:
+        curves: name -> ``(lrs, losses)`` as returned by a range test.
+        marks: label -> ``(learning rate, curve name)``: a dot on that curve at that rate
+            (e.g. the suggestion, or the minimum divided by ten) and a dotted vertical line.
+        skip_start: points of each curve left out at the start (drawn faintly).
+        skip_end: points of each curve left out at the end (drawn faintly).
+        title: axes title.
+        ylabel: y-axis label.
+        ax: draw into this axes instead of a new figure.
+
+    Returns:
+        The figure.
+    """
+    if not curves:
+        raise ValueError("curves must not be empty, got {}")
+    if skip_start < 0 or skip_end < 0:
+        raise ValueError(f"skip_start and skip_end must be >= 0, got {skip_start} and {skip_end}")
+    fig, ax = _figure_and_axes(ax)
+    names = list(curves)
+    for i, name in enumerate(names):
+        lrs = np.asarray(curves[name][0], dtype=np.float64)
+        losses = np.asarray(curves[name][1], dtype=np.float64)
+        end = len(lrs) - skip_end
+        ax.plot(lrs, losses, color=color(i), alpha=0.3, linewidth=1.0)
+        ax.plot(lrs[skip_start:end], losses[skip_start:end], color=color(i), linewidth=1.8, label=name)
+    for j, (label, (lr, name)) in enumerate((marks or {}).items()):
+        lrs = np.asarray(curves[name][0], dtype=np.float64)
+        losses = np.asarray(curves[name][1], dtype=np.float64)
+        k = int(np.argmin(np.abs(np.log(lrs) - np.log(lr))))
+        mark_color = color(len(names) + j)
+        ax.axvline(lr, color=mark_color, linestyle=":", linewidth=1.2)
+        ax.plot([lrs[k]], [losses[k]], "o", color=mark_color, markersize=7, label=f"{label}: {lr:.2g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
     return fig

@@ -210,7 +210,8 @@ def _real(path: str | Path) -> Path:
 # (notebooks, the judge's worker) needs them, so /dev/null is mounted over each one
 # (on the sandbox's nodev mounts that makes them unreadable).
 REFERENCE_MODULES = ("gradient_descent.py", "adam.py", "lr_scheduler.py", "projections.py", "clipping.py",
-                     "adagrad.py", "rmsprop.py", "lion.py", "lamb.py", "schedule_zoo.py", "plateau.py")
+                     "adagrad.py", "rmsprop.py", "lion.py", "lamb.py", "schedule_zoo.py", "plateau.py",
+                     "lr_finder.py", "landscapes.py", "training_loop.py")
 
 
 def _hidden_reference_binds() -> list[str]:

@@ -60,28 +60,42 @@ def defined_classes(source: str) -> list[str]:
     return re.findall(r"^class\s+([A-Za-z_]\w*)", source, flags=re.MULTILINE)
 
 
+def defined_functions(source: str) -> list[str]:
+    """Names of the top-level functions a cell defines (a chapter's graded functions)."""
+    return re.findall(r"^def\s+([A-Za-z_]\w*)", source, flags=re.MULTILINE)
+
+
 def with_class(nb: NotebookNode, class_name: str, code: str) -> NotebookNode:
-    """A copy of ``nb`` whose solution cell defining ``class_name`` has the source ``code``.
+    """A copy of ``nb`` whose solution cell defining ``class_name`` (a class, or a graded function) has the
+    source ``code``.
+
+    ``class_name`` may also name a graded module-level function: the solution cell that
+    starts with its ``def`` is replaced.
 
     Raises:
         ValueError: when no solution cell defines ``class_name``.
     """
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
-        if _is_solution(cell) and class_name in defined_classes(cell.source):
+        if _is_solution(cell) and class_name in defined_classes(cell.source) + defined_functions(cell.source):
             cell.source = code
             return nb
-    raise ValueError(f"class_name must name a class defined in a solution cell, got {class_name!r}")
+    for cell in nb.cells:
+        if _is_solution(cell) and defined_functions(cell.source)[:1] == [class_name]:
+            cell.source = code
+            return nb
+    raise ValueError(f"class_name must name a class or function defined in a solution cell, got {class_name!r}")
 
 
 #: in an implementation file, the line that starts a cell the student added before the class
 ADDED_CELL_MARK = "# %% added cell"
 
 
-def with_implementation(nb: NotebookNode, code: str) -> NotebookNode:
+def with_implementation(nb: NotebookNode, code: str, unit: str | None = None) -> NotebookNode:
     """A copy of ``nb`` holding an implementation file as a student would submit it.
 
-    The file's first class replaces the solution cell that defines it. A part that starts
+    The file's first class (or, in a file without a class, its first function), or the graded unit
+    named by ``unit``, replaces the solution cell that defines it. A part that starts
     with the line ``# %% added cell`` (and runs to the next ``# %%`` line) becomes a code
     cell of its own, without nbgrader metadata, inserted before that solution cell: a
     helper the student wrote in a cell of their own.
@@ -98,7 +112,8 @@ def with_implementation(nb: NotebookNode, code: str) -> NotebookNode:
         else:
             kept.append(line)
     class_code = "".join(kept)
-    nb = with_class(nb, defined_classes(class_code)[0], class_code)
+    unit = unit or (defined_classes(class_code) or defined_functions(class_code))[0]
+    nb = with_class(nb, unit, class_code)
     index = next(i for i, c in enumerate(nb.cells) if _is_solution(c) and c.source == class_code)
     for lines in reversed(added):
         nb.cells.insert(index, nbformat.v4.new_code_cell("".join(lines).strip() + "\n"))

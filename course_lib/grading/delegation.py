@@ -80,6 +80,14 @@ OPTIMIZER_IMPLEMENTATIONS = Forbidden(
 )
 NOTHING = Forbidden()
 
+#: what a learning-rate finder exercise may not run: a range test someone else wrote
+#: (torch-lr-finder, fast.ai's lr_find); torch's optimizers are the tools it drives, on purpose
+LR_FINDER_IMPLEMENTATIONS = Forbidden(modules=("torch_lr_finder", "fastai.callback.schedule"))
+
+#: what a training-loop exercise may not run: adaptive gradient clipping someone else wrote (timm's
+#: ``timm.utils.agc``, ``nfnets``); torch's optimizers and ``clip_grad_norm_`` are its tools, on purpose
+TRAINING_LOOP_IMPLEMENTATIONS = Forbidden(modules=("timm.utils.agc", "nfnets"))
+
 
 def union(forbidden: list[Forbidden]) -> Forbidden:
     """Everything any of ``forbidden`` forbids."""

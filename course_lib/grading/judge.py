@@ -272,7 +272,8 @@ def judge_checks(sources: list[str], checks: list[tuple[str, str]], *,
         if check_id not in REGISTRY:
             verdicts[index] = Verdict(check_id, False, f"unknown check {check_id!r}")
             continue
-        violations = policy.scan(class_sources(sources, class_name, graded, added), class_name)
+        violations = policy.scan(class_sources(sources, class_name, graded, added), class_name,
+                                 REGISTRY[check_id].forbidden)
         if violations:
             verdicts[index] = Verdict(check_id, False, f"{check_id} failed: " + policy.explain(violations, class_name))
             continue

@@ -111,7 +111,7 @@ def check(check_id: str, cls: type) -> None:
                           f"not {type(cls).__name__}")
     source = class_source(cls)
     if source is not None:
-        violations = policy.scan(source, cls.__name__)
+        violations = policy.scan(source, cls.__name__, spec.forbidden)
         if violations:
             raise PolicyViolation(f"{check_id} failed: " + policy.explain(violations, cls.__name__))
     subject = LocalSubject(cls, Trace(check_id))

@@ -3,7 +3,8 @@
 Every value that a check compares comes through :func:`to_plain`, which only
 understands exact built-in types: ``None``, ``bool``, ``int``, ``float``,
 ``str``, numpy scalars, ``numpy.ndarray`` (numeric dtypes), ``torch.Tensor`` /
-``torch.nn.Parameter`` and lists or tuples of those. Tensors and arrays become
+``torch.nn.Parameter``, lists or tuples of those, and dicts with ``str`` keys
+(a training history, a parameter group). Tensors and arrays become
 fresh ``float64`` arrays, numbers become Python ``float``/``int`` rebuilt from
 their bytes, and anything else becomes an :class:`Opaque` marker naming its
 type. A subclass (a ``float`` whose ``==`` is always true, a tensor subclass
@@ -26,6 +27,7 @@ import torch
 
 _type = builtins.type
 _len = builtins.len
+_dict_items = dict.items
 _float_hex = float.hex
 _pack = struct.pack
 _unpack = struct.unpack
@@ -103,6 +105,11 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
         if _depth >= _MAX_DEPTH or _len(value) > _MAX_ITEMS:
             return Opaque(kind.__name__ + " (too deep or too long)")
         return [to_plain(item, _depth + 1) for item in value]
+    if kind is dict:
+        items = [pair for pair in _dict_items(value)]
+        if _depth >= _MAX_DEPTH or _len(items) > _MAX_ITEMS or any(_type(key) is not str for key, _ in items):
+            return Opaque("dict (too deep, too long, or with keys that are not str)")
+        return {str.__str__(key): to_plain(item, _depth + 1) for key, item in items}
     return Opaque(kind.__qualname__)
 
 

@@ -8,6 +8,9 @@ solution source and lists, with line numbers, every use of:
   (``import torch.optim``, ``from torch import optim``, ``torch.optim.SGD``,
   ``optim.SGD``), ``lr_scheduler``, ``torch.nn.utils.clip_grad_norm_`` /
   ``clip_grad_value_`` / ``clip_grad_norm``;
+  (a chapter whose task is a training loop uses these on purpose: :func:`scan` allows them
+  when the check's :class:`~course_lib.grading.delegation.Forbidden` does not list
+  ``torch.optim``, and then forbids the modules it lists instead, e.g. someone else's AGC);
 - dynamic code loading and introspection: ``__import__``, ``importlib``,
   ``exec``, ``eval``, ``compile``, ``sys.modules``, ``builtins`` /
   ``__builtins__``, ``ctypes``, ``gc``, ``inspect``, ``subprocess``, ``os.system``;
@@ -22,6 +25,10 @@ parse yields no violations (it fails when it runs instead).
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from course_lib.grading.delegation import Forbidden
 
 _FORBIDDEN_MODULES = {
     "course_lib": "imports the course library, which holds the reference solutions",
@@ -109,21 +116,34 @@ def _bound_names(function: ast.AST) -> set[str]:
     return names
 
 
+_TORCH_TOOLS = "the PyTorch implementation of the exercise"
+
+
 class _Scanner(ast.NodeVisitor):
-    def __init__(self) -> None:
+    def __init__(self, torch_tools_allowed: bool = False, modules: tuple[str, ...] = ()) -> None:
+        self.torch_tools_allowed = torch_tools_allowed
+        self.modules = modules
         self.violations: list[tuple[int, str]] = []
         self.imported: set[str] = set()
         self.scopes: list[set[str]] = []
         self.defined: set[str] = set()
 
     def report(self, node: ast.AST, reason: str) -> None:
+        if self.torch_tools_allowed and _TORCH_TOOLS in reason:
+            return
         self.violations.append((getattr(node, "lineno", 0), reason))
+
+    def forbidden_module(self, module: str) -> str | None:
+        for name in self.modules:
+            if module == name or module.startswith(name + "."):
+                return f"uses {name}, someone else's implementation of the exercise"
+        return None
 
     # imports
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self.imported.add((alias.asname or alias.name).split(".")[0])
-            reason = _module_reason(alias.name)
+            reason = _module_reason(alias.name) or self.forbidden_module(alias.name)
             if reason:
                 self.report(node, f"`import {alias.name}` {reason}")
         self.generic_visit(node)
@@ -133,7 +153,8 @@ class _Scanner(ast.NodeVisitor):
         for alias in node.names:
             self.imported.add(alias.asname or alias.name)
             full = f"{module}.{alias.name}" if module else alias.name
-            reason = _module_reason(module) or _module_reason(full) or _FORBIDDEN_NAMES.get(alias.name)
+            reason = (_module_reason(module) or _module_reason(full) or _FORBIDDEN_NAMES.get(alias.name)
+                      or self.forbidden_module(module) or self.forbidden_module(full))
             if full in _FORBIDDEN_DOTTED:
                 reason = _FORBIDDEN_DOTTED[full]
             if reason:
@@ -211,12 +232,16 @@ def _strip_magics(source: str) -> str:
                      for line in source.splitlines())
 
 
-def scan(source: str, class_name: str) -> list[str]:
+def scan(source: str, class_name: str, forbidden: Forbidden | None = None) -> list[str]:
     """List what a graded solution must not use, one human-readable line each.
 
     Args:
         source: the solution's source (a cell, or several joined).
         class_name: the graded class, named in the messages.
+        forbidden: what the graded unit's checks forbid (:attr:`CheckSpec.forbidden`); None means
+            an optimizer exercise (torch.optim and torch's clipping forbidden). When it does not list
+            ``torch.optim``, torch's optimizers, schedulers and clipping are allowed and the
+            modules it lists are forbidden instead.
 
     Returns:
         ``["ClassName, line 3: `import torch.optim` uses torch.optim, ..."]``;
@@ -226,7 +251,11 @@ def scan(source: str, class_name: str) -> list[str]:
         tree = ast.parse(_strip_magics(source))
     except (SyntaxError, ValueError):
         return []
-    scanner = _Scanner()
+    if forbidden is None:
+        scanner = _Scanner()
+    else:
+        allowed = "torch.optim" not in forbidden.modules
+        scanner = _Scanner(allowed, tuple(m for m in forbidden.modules if m != "torch.optim") if allowed else ())
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             scanner.defined.add(node.name)

@@ -9,6 +9,7 @@ pickles:
   NaN/inf need no special JSON tokens)
 - ``{"t": "array", "dtype": "float64", "shape": [3, 2], "b64": "..."}``
 - ``{"t": "list", "v": [...]}``, ``{"t": "tuple", "v": [...]}``
+- ``{"t": "dict", "v": [["key", {...}], ...]}`` (``str`` keys)
 - ``{"t": "opaque", "type": "MyFloat"}`` (a value the grader does not read)
 
 :func:`decode` validates everything it reads (allowed dtypes, shape against
@@ -64,6 +65,10 @@ def encode(value: Any, _depth: int = 0) -> dict:
                 "b64": base64.b64encode(data).decode("ascii")}
     if kind is list or kind is tuple:
         return {"t": kind.__name__, "v": [encode(item, _depth + 1) for item in value]}
+    if kind is dict:
+        if any(type(key) is not str for key in value):
+            raise ProtocolError("cannot send a dict whose keys are not str")
+        return {"t": "dict", "v": [[key[:MAX_STRING], encode(item, _depth + 1)] for key, item in value.items()]}
     if kind is Opaque:
         return {"t": "opaque", "type": value.type_name[:200]}
     raise ProtocolError(f"cannot encode a value of type {kind.__name__}")
@@ -104,6 +109,15 @@ def decode(obj: Any, _depth: int = 0) -> Any:
         _expect(type(items) is list and len(items) <= 100_000, "bad list")
         decoded = [decode(item, _depth + 1) for item in items]
         return decoded if tag == "list" else tuple(decoded)
+    if tag == "dict":
+        items = obj.get("v")
+        _expect(type(items) is list and len(items) <= 100_000, "bad dict")
+        decoded_dict = {}
+        for pair in items:
+            _expect(type(pair) is list and len(pair) == 2 and type(pair[0]) is str
+                    and len(pair[0]) <= MAX_STRING, "bad dict item")
+            decoded_dict[pair[0]] = decode(pair[1], _depth + 1)
+        return decoded_dict
     if tag == "opaque":
         _expect(type(obj.get("type")) is str, "bad opaque")
         return Opaque(obj["type"][:200])

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from course_lib.grading import protocol
+from course_lib.grading import builders, protocol
 from course_lib.grading.plain import to_plain, to_student, to_tensor
 from course_lib.grading.report import Trace
 
@@ -148,6 +148,7 @@ class Instances:
         self._catch = catch
         self._objects: dict[int, Any] = {}
         self._params: dict[int, list[torch.Tensor]] = {}
+        self._modules: dict[int, list] = {}
 
     def new(self, class_name: str, params: list[np.ndarray] | None, dtype: str,
             requires_grad: bool, kwargs: dict) -> int:
@@ -206,6 +207,41 @@ class Instances:
             value = self.call(handle, method, tuple(args), dict(kwargs))
             answers.append([value, [self.get_attr(handle, name) for name in attributes]])
         return answers
+
+    def make(self, kind: str, spec: dict) -> int:
+        """Build a trusted object (:mod:`course_lib.grading.builders`) from a plain spec; its handle."""
+        obj, tensors, modules = builders.build(kind, spec, self._object)
+        handle = len(self._objects) + 1
+        self._objects[handle] = obj
+        self._params[handle] = tensors
+        self._modules[handle] = modules
+        return handle
+
+    def call_with(self, name: str, args: list, kwargs: dict, objects: list) -> Any:
+        """Call the graded function ``name`` with built objects (``[key, handle]``) in its arguments."""
+        function = self._resolve_function(name)
+        arguments, keywords = [to_student(a) for a in args], {k: to_student(v) for k, v in kwargs.items()}
+        shown_args, shown_kwargs = list(args), dict(kwargs)
+        for key, handle in objects:
+            obj = self._object(handle)
+            shown = _Shown(f"<{type(obj).__name__}>")
+            if type(key) is int and 0 <= key < len(arguments):
+                arguments[key], shown_args[key] = obj, shown
+            elif type(key) is str:
+                keywords[key], shown_kwargs[key] = obj, shown
+            else:
+                raise ValueError(f"bad object position {key!r}")
+        what = _signature(name, tuple(shown_args), shown_kwargs)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny models: one thread is the fastest, and no waiting on busy cores
+        try:
+            return to_plain(_call_student(what, lambda: function(*arguments, **keywords), self._catch))
+        finally:
+            torch.set_num_threads(threads)
+
+    def snapshot(self, handle: int) -> list:
+        """A built object as plain data (:func:`course_lib.grading.builders.snapshot`)."""
+        return builders.snapshot(self._object(handle), self._params[handle], self._modules.get(handle, []))
 
     def _object(self, handle: int) -> Any:
         if handle not in self._objects:
@@ -304,6 +340,19 @@ class Subject:
         """Call a method once per ``(args, kwargs)``; ``[[value, [attributes after the call]], ...]``."""
         raise NotImplementedError
 
+    def make(self, kind: str, **spec: Any) -> int:
+        """Build a trusted object where the student's code runs (:data:`builders.BUILDERS`); its handle."""
+        raise NotImplementedError
+
+    def call_with(self, *args: Any, objects: list | None = None, **kwargs: Any) -> Any:
+        """Call the graded function with built objects: ``objects=[(key, handle)]`` puts the object
+        ``handle`` at positional index or keyword ``key``; returns plain data."""
+        raise NotImplementedError
+
+    def snapshot(self, handle: int) -> dict:
+        """A built model or optimizer as plain data (:func:`builders.snapshot`), as a dict."""
+        raise NotImplementedError
+
     def student_failed(self, what: str, type_name: str, text: str, where: str) -> None:
         """Raise CheckFailed for an exception raised by student code."""
         details = [where] if where else []
@@ -357,6 +406,16 @@ class LocalSubject(Subject):
 
     def call_each(self, handle, method, calls, attributes=()):
         return self._run(lambda: self._instances.call_each(handle, method, calls, list(attributes)))
+
+    def make(self, kind, **spec):
+        return self._instances.make(kind, spec)
+
+    def call_with(self, *args, objects=None, **kwargs):
+        return self._run(lambda: self._instances.call_with(self.class_name, list(args), kwargs,
+                                                           [list(o) for o in objects or []]))
+
+    def snapshot(self, handle):
+        return dict(self._instances.snapshot(handle))
 
 
 class RemoteSubject(Subject):
@@ -447,3 +506,14 @@ class RemoteSubject(Subject):
         return self._ask("call_each", handle=handle, method=method,
                          calls=protocol.encode([[list(a), list(k.items())] for a, k in calls]),
                          attributes=protocol.encode(list(attributes)))
+
+    def make(self, kind, **spec):
+        return self._ask("make", kind=kind, spec=protocol.encode(list(spec.items())))
+
+    def call_with(self, *args, objects=None, **kwargs):
+        return self._ask("call_with", name=self.class_name, args=protocol.encode(list(args)),
+                         kwargs=protocol.encode(list(kwargs.items())),
+                         objects=protocol.encode([list(o) for o in objects or []]))
+
+    def snapshot(self, handle):
+        return dict(self._ask("snapshot", handle=handle))

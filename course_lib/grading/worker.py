@@ -13,7 +13,9 @@ reads JSON lines on stdin and writes JSON lines on stdout
    (an error in one cell does not stop the others).
 2. ``{"id": n, "op": ..., ...}``: one subject request (``new``, ``set_grads``,
    ``call``, ``params``, ``grads``, ``get_attr``, ``set_attr``; for graded functions
-   ``function_values``, ``build`` and ``call_each``); answer
+   ``function_values``, ``build`` and ``call_each``; for graded functions that take torch
+   objects ``make`` (a trusted builder, :mod:`course_lib.grading.builders`), ``call_with`` and
+   ``snapshot``); answer
    ``{"id": n, "ok": true, "value": ...}`` or ``{"id": n, "ok": false,
    "error": {"kind": "student" | "missing" | "request", ...}}``, plus
    ``"refused": [what, ...]`` when the request ran into a forbidden implementation.
@@ -219,6 +221,11 @@ class Server:
         if op == "build":
             return self.instances.build(str(message["name"]), list(decode(message["args"])),
                                         dict(decode(message["kwargs"])), list(decode(message["closed_forms"])))
+        if op == "make":
+            return self.instances.make(str(message["kind"]), dict(decode(message["spec"])))
+        if op == "call_with":
+            return self.instances.call_with(str(message["name"]), list(decode(message["args"])),
+                                            dict(decode(message["kwargs"])), list(decode(message["objects"])))
         handle = message.get("handle")
         if type(handle) is not int:
             raise ValueError("missing handle")
@@ -231,6 +238,8 @@ class Server:
             calls = [(list(args), dict(kwargs)) for args, kwargs in decode(message["calls"])]
             return self.instances.call_each(handle, str(message["method"]), calls,
                                             [str(a) for a in decode(message["attributes"])])
+        if op == "snapshot":
+            return self.instances.snapshot(handle)
         if op == "params":
             return self.instances.params(handle)
         if op == "grads":

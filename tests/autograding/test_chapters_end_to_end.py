@@ -27,10 +27,15 @@ REPO = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = REPO / "tests" / "fixtures" / "implementations"
 CHAPTERS = [a for a in scratch.chapters() if any((scratch.NOTEBOOKS / a).glob("*.ipynb"))]
 SETTINGS = Settings(timeout=120, sandbox=False)
+#: chapters whose per-unit fixture folders are graded here (the others' are graded by tests/grading)
+UNIT_FOLDERS = ("10_training_loop",)
 
 
 def implementations(assignment: str, full: bool) -> list[Path]:
-    files = sorted((IMPLEMENTATIONS / assignment).glob("*.py"))
+    """The fixtures of an assignment: ``<assignment>/*.py`` (one graded class), or one folder per graded unit
+    (``<assignment>/<unit>/*.py``) for the chapters whose fixtures are organised that way."""
+    folder = IMPLEMENTATIONS / assignment
+    files = sorted(folder.glob("*.py")) + sorted(p for p in folder.glob("*/*.py") if assignment in UNIT_FOLDERS)
     if full:
         return files
     return [f for f in files if f.name.startswith("wrong_")][:1]

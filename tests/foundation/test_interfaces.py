@@ -6,8 +6,10 @@ solution cells of the nbgrader sources and the starter cells students receive.
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -96,7 +98,25 @@ FUNCTIONS = {
                   "(step, max_lr, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=10000.0, "
                   "anneal_strategy='cos')"),
     "with_warmup": ("07_schedule_zoo", "schedule_zoo.ipynb", "(schedule, warmup_steps, start_factor=0.0)"),
+    "lr_range_test": ("08_lr_finder", "lr_finder.ipynb",
+                      "(model, loss_fn, batches, optimizer, start_lr=1e-07, end_lr=10.0, num_steps=100, "
+                      "smooth_factor=0.05, diverge_threshold=5.0)"),
+    "suggest_lr": ("08_lr_finder", "lr_finder.ipynb", "(lrs, losses, skip_start=10, skip_end=5)"),
+    "filter_normalized_direction": ("09_loss_landscapes", "loss_landscapes.ipynb", "(model, generator)"),
+    "loss_along_line": ("09_loss_landscapes", "loss_landscapes.ipynb",
+                        "(model, loss_fn, inputs, targets, start, end, alphas)"),
+    "loss_surface": ("09_loss_landscapes", "loss_landscapes.ipynb",
+                     "(model, loss_fn, inputs, targets, direction1, direction2, alphas, betas)"),
+    "train_step": ("10_training_loop", "training_loop.ipynb", "(model, loss_fn, micro_batches, optimizer, max_norm=None)"),
+    "adaptive_clip_grad_": ("10_training_loop", "training_loop.ipynb", "(parameters, clip_factor=0.01, eps=0.001)"),
+    "param_groups": ("10_training_loop", "training_loop.ipynb", "(model, lr, weight_decay, layer_decay=1.0)"),
+    "fit": ("10_training_loop", "training_loop.ipynb",
+            "(model, train_set, val_set, *, epochs, batch_size, peak_lr, warmup_fraction=0.1, weight_decay=0.01, "
+            "max_norm=1.0, accumulation_steps=1, seed=0)"),
 }
+#: where the reference of each graded function's chapter lives
+FUNCTION_HOMES = {"07_schedule_zoo": "course_lib.schedule_zoo", "08_lr_finder": "course_lib.lr_finder",
+                  "09_loss_landscapes": "course_lib.landscapes", "10_training_loop": "course_lib.training_loop"}
 
 
 def _plain(sig: inspect.Signature) -> str:
@@ -161,9 +181,8 @@ def test_notebook_class_cell_keeps_the_contract(folder, name):
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_reference_function_keeps_the_contract(name):
-    from course_lib import schedule_zoo
-
-    assert _plain(inspect.signature(getattr(schedule_zoo, name))) == FUNCTIONS[name][2]
+    home = importlib.import_module(FUNCTION_HOMES[FUNCTIONS[name][0]])
+    assert _plain(inspect.signature(getattr(home, name))) == FUNCTIONS[name][2]
 
 
 @pytest.mark.parametrize("folder", ["solutions", "notebooks"])
@@ -174,14 +193,19 @@ def test_notebook_function_cell_keeps_the_contract(folder, name):
     if not path.exists():
         pytest.fail(f"{path.relative_to(ROOT)} is missing")
     nb = json.loads(path.read_text())
-    cells = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).startswith(f"def {name}(")]
-    assert len(cells) == 1, f"{path} needs exactly one code cell starting with 'def {name}('"
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"
+             and re.match(rf"((import |from ).*\n|\s*\n)*def {name}\(", "".join(c["source"]))]
+    assert len(cells) == 1, f"{path} needs exactly one code cell starting with 'def {name}(' (after its imports)"
     assert cells[0]["metadata"].get("nbgrader", {}).get("solution"), f"the cell defining {name} must be a solution cell"
     tree = ast.parse("".join(cells[0]["source"]))
     function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name)
     args, defaults = function.args.args, function.args.defaults
     padded = [None] * (len(args) - len(defaults)) + list(defaults)
-    signature = "(" + ", ".join(a.arg if d is None else f"{a.arg}={ast.literal_eval(d)!r}"
-                                for a, d in zip(args, padded)) + ")"
+    parts = [a.arg if d is None else f"{a.arg}={ast.literal_eval(d)!r}" for a, d in zip(args, padded)]
+    if function.args.kwonlyargs:
+        parts.append("*")
+        parts += [a.arg if d is None else f"{a.arg}={ast.literal_eval(d)!r}"
+                  for a, d in zip(function.args.kwonlyargs, function.args.kw_defaults)]
+    signature = "(" + ", ".join(parts) + ")"
     assert signature == contract
     assert ast.get_docstring(function), f"{name} needs a docstring"

@@ -30,6 +30,9 @@ GRADED_CLASSES = {name for names in CLASSES_OF.values() for name in names}
 UNITS_OF = {
     "07_schedule_zoo": ["exponential_decay", "polynomial_decay", "cosine_with_restarts", "cyclic", "one_cycle",
                         "with_warmup", "ReduceLROnPlateau"],
+    "08_lr_finder": ["lr_range_test", "suggest_lr"],
+    "09_loss_landscapes": ["filter_normalized_direction", "loss_along_line", "loss_surface"],
+    "10_training_loop": ["train_step", "adaptive_clip_grad_", "param_groups", "fit"],
 }
 ALL_FIXTURES = sorted(FIXTURES.glob("*/*.py")) + sorted(FIXTURES.glob("*/*/*.py"))
 

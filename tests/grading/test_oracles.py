@@ -25,6 +25,12 @@ def test_registry_ids_are_the_published_ones() -> None:
         "lamb": ["matches_paper", "trust_ratio_edges"],
         "zoo": ["exponential_decay", "polynomial_decay", "cosine_with_restarts", "cyclic", "one_cycle",
                 "one_cycle_edges", "with_warmup", "plateau_basics", "plateau_cooldown_eps", "plateau_modes_negative"],
+        "lr_finder": ["range_sgd_diverges", "range_adam_never_diverges", "range_batch_norm_restore",
+                      "range_defaults_and_edges", "suggest_matches_package", "suggest_edges"],
+        "landscapes": ["direction_mlp", "direction_convnet", "line_values", "line_eval_and_restore", "surface_values",
+                       "surface_eval_and_restore"],
+        "training_loop": ["step_uneven", "step_no_grad", "agc_units", "agc_zero_init", "groups_weight_decay",
+                          "groups_layer_decay", "fit_settings", "fit_defaults"],
     }
     assert sorted(REGISTRY) == sorted(f"{chapter}.{name}" for chapter, names in expected.items() for name in names)
     for check_id, spec in REGISTRY.items():

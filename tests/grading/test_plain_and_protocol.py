@@ -45,10 +45,24 @@ def test_tensors_and_arrays_become_float64_copies() -> None:
     assert to_plain([tensor, (1, None)])[1] == [1, None]
 
 
-@pytest.mark.parametrize("value", [AlwaysEqual(1.0), SneakyTensor(torch.zeros(2)), object(), {"a": 1},
-                                   np.array(["a"]), torch.zeros(2, dtype=torch.complex64)])
+class SneakyDict(dict):
+    pass
+
+
+@pytest.mark.parametrize("value", [AlwaysEqual(1.0), SneakyTensor(torch.zeros(2)), object(), {1: "a"},
+                                   SneakyDict(a=1), np.array(["a"]), torch.zeros(2, dtype=torch.complex64)])
 def test_untrusted_types_become_opaque(value) -> None:
     assert isinstance(to_plain(value), Opaque)
+
+
+def test_dicts_with_str_keys_become_plain_dicts_and_travel() -> None:
+    history = {"lr": [0.1, 0.2], "best_epoch": 3, "params": [torch.ones(2)]}
+    plain = to_plain(history)
+    assert type(plain) is dict and plain["lr"] == [0.1, 0.2] and plain["best_epoch"] == 3
+    assert plain["params"][0].tolist() == [1.0, 1.0]
+    assert protocol.decode(protocol.encode(plain))["lr"] == [0.1, 0.2]
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode({"t": "dict", "v": [[1, {"t": "none"}]]})
 
 
 def test_conversion_ignores_later_patching(monkeypatch) -> None:

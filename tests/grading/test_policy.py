@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from course_lib.grading.policy import scan
-from grading.grading_helpers import ALL_FIXTURES, fixture_id, unit_of
+from grading.grading_helpers import ALL_FIXTURES, checks_for, fixture_id, unit_of
+
+from course_lib.grading.checks import REGISTRY
 
 FORBIDDEN = {
     "import torch.optim": "import torch.optim\n",
@@ -77,7 +79,19 @@ def test_ordinary_code_is_allowed(case: str) -> None:
 
 @pytest.mark.parametrize("path", ALL_FIXTURES, ids=fixture_id)
 def test_fixtures_pass_the_scan(path) -> None:
-    assert scan(path.read_text(), unit_of(path)) == []
+    [forbidden] = {REGISTRY[c].forbidden for c in checks_for(unit_of(path))}
+    assert scan(path.read_text(), unit_of(path), forbidden) == []
+
+
+def test_a_training_loop_may_use_torch_optim_but_not_someone_elses_agc() -> None:
+    forbidden = REGISTRY["training_loop.agc_units"].forbidden
+    tools = "import torch\n\ndef fit(m):\n    return torch.optim.AdamW(m.parameters()), torch.nn.utils.clip_grad_norm_\n"
+    assert scan(tools, "fit", forbidden) == []
+    assert scan(tools, "fit") != []  # an optimizer exercise forbids them
+    [message] = scan("from timm.utils.agc import adaptive_clip_grad\n", "adaptive_clip_grad_", forbidden)
+    assert "timm.utils.agc, someone else's implementation" in message
+    assert scan("import timm.utils.agc\n", "adaptive_clip_grad_", forbidden) != []
+    assert scan("import course_lib\n", "fit", forbidden) != []
 
 
 def test_messages_name_the_line_and_the_reason() -> None:

@@ -11,13 +11,15 @@ torch.nn.utils or a closed form; never the course's reference solutions).
 from __future__ import annotations
 
 from course_lib.grading.checks import (
-    adam, clipping, gradient_descent, optimizer_zoo, projections, schedule_zoo, schedules,
+    adam, clipping, gradient_descent, landscapes, lr_finder, optimizer_zoo, projections, schedule_zoo, schedules,
+    training_loop,
 )
 from course_lib.grading.checks._spec import CheckSpec
 
 REGISTRY: dict[str, CheckSpec] = {
     spec.check_id: spec
-    for module in (gradient_descent, adam, schedules, projections, clipping, optimizer_zoo, schedule_zoo)
+    for module in (gradient_descent, adam, schedules, projections, clipping, optimizer_zoo, schedule_zoo,
+                   lr_finder, landscapes, training_loop)
     for spec in module.CHECKS
 }
 
