@@ -1,18 +1,19 @@
-"""What a batch shows while it grades: a progress bar, and a line per submission not graded.
+r"""What a batch shows while it grades: a progress bar, and a line per submission not graded.
 
 After :math:`n` of :math:`N` submissions in :math:`t` seconds the figures are
 
 .. math::
 
-    \\text{rate} = 60\\,\\frac{n}{t} \\ \\text{submissions/min}, \\qquad
-    \\text{time left} = (N - n)\\,\\frac{t}{n},
+    \text{rate} = 60\,\frac{n}{t} \ \text{submissions/min}, \qquad
+    \text{time left} = (N - n)\,\frac{t}{n},
 
 the average since grading started (not a recent window: with several workers, results
 arrive in bursts). Modes (``--progress``):
 
 - ``bar``: a tqdm bar on the progress stream (stderr), redrawn in place;
 - ``lines``: a plain line with the same figures every ``every_seconds`` seconds or every
-  5 % of the batch, whichever comes first, and at the end: what a log file should hold;
+  5 % of the batch, whichever comes first, and at the end: what a log file should hold
+  (looked at when a result comes in: no line while one long submission is being graded);
 - ``none``: no figures;
 - ``auto`` (default): ``bar`` when the progress stream is a terminal, else ``lines``.
 
