@@ -129,6 +129,12 @@ def create_database(server_url: str, name: str) -> str:
 
 
 @pytest.fixture
+def postgres_database(postgres_server):
+    """A factory: ``postgres_database(name)`` creates an empty database on the test server; its URL."""
+    return lambda name: create_database(postgres_server, f"{DATABASE}_{name}".lower())
+
+
+@pytest.fixture
 def postgres_url(postgres_server, request) -> str:
     """An empty database of its own for each test, in the form docs/instructors.md shows.
 
