@@ -195,7 +195,7 @@ def grade_on_dask(todo: list[tuple], client, in_flight: int | None = None) -> It
     at a time (default: twice the cluster's threads, at least 4), so that the scheduler never
     holds the whole course in memory.
     """
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
     if not todo:
         return
@@ -236,7 +236,13 @@ def grade_on_dask(todo: list[tuple], client, in_flight: int | None = None) -> It
         try:
             outputs = future.result()
             result = Result(**outputs["result"])
-        except Exception as error:  # the task raised, or its workers died (KilledWorker)
+        except KilledWorker as error:  # the scheduler gave up after allowed-failures deaths
+            outputs = {}
+            attempts = error.args[2] if len(error.args) > 2 else "several"
+            result = Result(student, assignment, "failed",
+                            f"grading task failed on the cluster: the Dask workers running it died "
+                            f"({attempts} attempts: killed, out of memory or crashed; KilledWorker)", notes=list(notes))
+        except Exception as error:  # the task raised
             outputs = {}
             result = Result(student, assignment, "failed", f"grading task failed on the cluster: {error!r}",
                             notes=list(notes))

@@ -104,6 +104,49 @@ def test_a_dask_cluster_grades_exactly_as_one_machine(postgres_database, cluster
     assert again.regraded == [] and _grades(courses["dask"]) == rows
 
 
+def _end_a_worker_process() -> "_KillsTheWorker":
+    """Ends the process it runs in, unless that is this test's: its scheduler unpickles the task
+    too, and passes it on to the workers as it was."""
+    import multiprocessing
+    import os
+
+    if multiprocessing.current_process().name != "MainProcess":
+        os._exit(1)
+    return _KillsTheWorker()
+
+
+class _KillsTheWorker:
+    """Unpickled on a worker, it ends the worker's process at once (like a crash or an OOM kill)."""
+
+    def __reduce__(self):
+        return _end_a_worker_process, ()
+
+
+def test_a_task_that_raises_or_kills_its_workers_fails_only_its_submission(cluster, monkeypatch, tmp_path):
+    from distributed import Client
+
+    course = scratch.new_course(tmp_path / "course")
+    (course.release / ASSIGNMENT).mkdir(parents=True)
+    (course.release / ASSIGNMENT / "gradient_descent.ipynb").write_text("{}")
+    payloads = {"raises": {"student": "raises"},  # the task fails on the worker: KeyError
+                "kills": {"student": "kills", "poison": _KillsTheWorker()},
+                "unstaged": None}
+
+    def pack(course, student, assignment, settings, db_url):
+        if payloads[student] is None:
+            raise remote.SubmissionError("missing_notebook", "missing gradient_descent.ipynb")
+        return {**payloads[student], "notes": []}
+
+    monkeypatch.setattr(remote, "pack", pack)
+    todo = [(course, student, ASSIGNMENT, SETTINGS, "postgresql://unused") for student in payloads]
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
+        results = {r["student"]: r for r in remote.grade_on_dask(todo, client)}
+    assert {s: r["status"] for s, r in results.items()} == {
+        "raises": "failed", "kills": "failed", "unstaged": "missing_notebook"}
+    assert "grading task failed on the cluster: KeyError" in results["raises"]["reason"]
+    assert "KilledWorker" in results["kills"]["reason"] and "died" in results["kills"]["reason"]
+
+
 def test_a_sqlite_gradebook_is_refused_with_a_scheduler(tmp_path):
     course = scratch.new_course(tmp_path / "course")
     with pytest.raises(ConfigurationError, match="SQLite .*PostgreSQL"):
@@ -133,7 +176,7 @@ def test_a_worker_running_other_grading_code_refuses_the_task():
     assert out["autograded"] == {} and out["feedback"] == {}
 
 
-def test_a_worker_without_sandbox_fails_the_task_unless_no_sandbox(monkeypatch):
+def test_a_worker_without_sandbox_fails_the_task(monkeypatch):
     monkeypatch.setattr(remote, "_WORKING_SANDBOX", [])
     monkeypatch.setattr(isolation, "sandbox_status", lambda: (False, "bwrap not found"))
     out = remote.grade_task(_payload(settings={"timeout": 5, "sandbox": True}))
