@@ -23,7 +23,7 @@ split so that only the instructor's machine (the *client*) touches the course fo
 
 The gradebook must be a database server every worker reaches (PostgreSQL): each task writes
 its grades into it. A task that raises, or whose workers keep dying (the scheduler gives up
-after ``distributed.scheduler.allowed-failures`` attempts, 3 by default), gives a ``failed``
+after more than ``distributed.scheduler.allowed-failures`` deaths, 3 by default), gives a ``failed``
 row saying why; the other submissions are graded. An autograded folder graded on a worker
 holds the notebooks only (a local run also keeps copies of the submitted data files there).
 """
@@ -86,13 +86,18 @@ def check_address(scheduler: str) -> str:
     return text
 
 
-def connect(scheduler: str, timeout: float = CONNECT_TIMEOUT):  # -> distributed.Client
+def connect(scheduler: str, timeout: float | None = None):  # -> distributed.Client
     """A ``distributed.Client`` of the scheduler, once at least one worker has joined it.
+
+    Args:
+        timeout: seconds to wait for each (default :data:`CONNECT_TIMEOUT`).
 
     Raises:
         ClusterUnavailable: the scheduler does not answer, or no worker joins within ``timeout``.
     """
     from distributed import Client
+
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
 
     try:
         client = Client(scheduler, timeout=timeout, set_as_default=False)
@@ -235,13 +240,12 @@ def grade_on_dask(todo: list[tuple], client, in_flight: int | None = None) -> It
         (course, student, assignment, settings, _), notes = jobs.pop(future)
         try:
             outputs = future.result()
-            result = Result(**outputs["result"])
-        except KilledWorker as error:  # the scheduler gave up after allowed-failures deaths
+            result = Result(**{**outputs["result"], "student": student, "assignment": assignment})
+        except KilledWorker:  # the scheduler gave up after more than allowed-failures deaths
             outputs = {}
-            attempts = error.args[2] if len(error.args) > 2 else "several"
             result = Result(student, assignment, "failed",
-                            f"grading task failed on the cluster: the Dask workers running it died "
-                            f"({attempts} attempts: killed, out of memory or crashed; KilledWorker)", notes=list(notes))
+                            "grading task failed on the cluster: every Dask worker that ran it died (killed, "
+                            "out of memory or crashed) until the scheduler gave up (KilledWorker)", notes=list(notes))
         except Exception as error:  # the task raised
             outputs = {}
             result = Result(student, assignment, "failed", f"grading task failed on the cluster: {error!r}",

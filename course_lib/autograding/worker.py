@@ -1,7 +1,10 @@
 """Grade one submission with nbgrader's Python API: stage, autograde, read back, feedback.
 
 A pool worker imports nbgrader once and calls :func:`grade_submission` for each submission
-it is given: one kernel start per notebook, no Python start-up per command.
+it is given: one kernel start per notebook, no Python start-up per command. That is
+:func:`stage` then :func:`grade_staged` (autograde, :func:`read_back`, :func:`generate_feedback`);
+on a Dask cluster (``remote.py``) the instructor's machine stages and a worker runs
+:func:`grade_staged` on a private copy.
 """
 from __future__ import annotations
 

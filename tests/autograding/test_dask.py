@@ -41,7 +41,8 @@ def _submissions(course: Course) -> dict[str, nbformat.NotebookNode | str]:
     filled = scratch.filled(release, scratch.source_notebook(course, ASSIGNMENT, name))
     found: dict[str, nbformat.NotebookNode | str] = {"filled": filled}
     for fixture in FIXTURES:
-        found[fixture] = scratch.with_implementation(filled, (IMPLEMENTATIONS / ASSIGNMENT / f"{fixture}.py").read_text())
+        code = (IMPLEMENTATIONS / ASSIGNMENT / f"{fixture}.py").read_text()
+        found[fixture] = scratch.with_implementation(filled, code)
     found["broken"] = '{"cells": [ this is not JSON'
     return found
 
@@ -83,8 +84,9 @@ def test_a_dask_cluster_grades_exactly_as_one_machine(postgres_database, cluster
     assert _grades(courses["dask"]) == rows
     by_student = {row["student_id"]: row for row in rows}
     # the grades are real ones: full marks, fewer for the wrong implementations, the broken one not graded
-    assert by_student["filled"]["status"] == "graded" and by_student["filled"]["score"] == by_student["filled"]["max_score"]
-    assert by_student["correct_numpy"]["score"] == by_student["filled"]["max_score"]
+    full = by_student["filled"]["max_score"]
+    assert by_student["filled"]["status"] == "graded" and by_student["filled"]["score"] == full
+    assert by_student["correct_numpy"]["score"] == full
     for wrong in ("wrong_dampening", "wrong_velocity_reset"):
         assert by_student[wrong]["status"] == "graded"
         assert float(by_student[wrong]["score"]) < float(by_student[wrong]["max_score"]), by_student[wrong]
@@ -102,6 +104,10 @@ def test_a_dask_cluster_grades_exactly_as_one_machine(postgres_database, cluster
     # A second run finds nothing changed: no task, same grades.
     again = grade_course(courses["dask"], SETTINGS, scheduler=cluster.scheduler_address, log=lambda _: None)
     assert again.regraded == [] and _grades(courses["dask"]) == rows
+
+    # What a task is given names no path of the course folder: the worker could not use one.
+    payload = remote.pack(courses["dask"], "wrong_dampening", ASSIGNMENT, SETTINGS, courses["dask"].db_url)
+    assert str(tmp_path) not in repr(payload) and not any(isinstance(v, Path) for v in payload.values())
 
 
 def _end_a_worker_process() -> "_KillsTheWorker":
@@ -154,6 +160,28 @@ def test_a_sqlite_gradebook_is_refused_with_a_scheduler(tmp_path):
     assert not course.state_dir.exists()  # refused before anything was written
 
 
+def test_the_command_line_leaves_the_sandbox_to_the_workers_and_refuses_sqlite(monkeypatch, tmp_path, capsys):
+    from course_lib.autograding import cli
+
+    monkeypatch.setattr(isolation, "sandbox_status", lambda: (False, "bwrap not found"))
+    assert cli.main(["--course", str(tmp_path), "--scheduler", "tcp://127.0.0.1:8786"]) == 2
+    err = capsys.readouterr().err
+    assert "bwrap not found" not in err and "SQLite" in err and "PostgreSQL" in err
+
+
+def test_a_scheduler_without_workers_or_unreachable_is_a_configuration_error(monkeypatch, tmp_path):
+    from distributed import LocalCluster
+
+    monkeypatch.setattr(remote, "CONNECT_TIMEOUT", 2)
+    course = scratch.new_course(tmp_path / "course")
+    course = Course(root=course.root, source=course.source, db_url="postgresql://grader@127.0.0.1:1/unused")
+    with LocalCluster(n_workers=0, processes=True, dashboard_address=None, scheduler_port=0) as empty:
+        with pytest.raises(ConfigurationError, match="no Dask worker joined .*dask worker tcp://"):
+            grade_course(course, SETTINGS, scheduler=empty.scheduler_address, log=lambda _: None)
+    with pytest.raises(ConfigurationError, match="cannot reach the Dask scheduler"):
+        grade_course(course, SETTINGS, scheduler=empty.scheduler_address, log=lambda _: None)
+
+
 def test_a_bad_scheduler_address_is_a_value_error(tmp_path):
     course = scratch.new_course(tmp_path / "course")
     with pytest.raises(ValueError, match="scheduler must be a Dask scheduler address.*'10.0.0.5:8786'"):
@@ -181,7 +209,8 @@ def test_a_worker_without_sandbox_fails_the_task(monkeypatch):
     monkeypatch.setattr(isolation, "sandbox_status", lambda: (False, "bwrap not found"))
     out = remote.grade_task(_payload(settings={"timeout": 5, "sandbox": True}))
     assert out["result"]["status"] == "failed"
-    assert "sandbox cannot run on the Dask worker" in out["result"]["reason"] and "bwrap not found" in out["result"]["reason"]
+    reason = out["result"]["reason"]
+    assert "sandbox cannot run on the Dask worker" in reason and "bwrap not found" in reason
 
 
 def test_a_shipped_file_name_leaving_the_scratch_course_is_refused():
