@@ -62,7 +62,7 @@ def _grades(course: Course) -> list[dict]:
 def cluster():
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                       scheduler_port=0) as local:
         yield local
 
@@ -175,7 +175,7 @@ def test_a_scheduler_without_workers_or_unreachable_is_a_configuration_error(mon
     monkeypatch.setattr(remote, "CONNECT_TIMEOUT", 2)
     course = scratch.new_course(tmp_path / "course")
     course = Course(root=course.root, source=course.source, db_url="postgresql://grader@127.0.0.1:1/unused")
-    with LocalCluster(n_workers=0, processes=True, dashboard_address=None, scheduler_port=0) as empty:
+    with LocalCluster(n_workers=0, processes=True, dashboard_address=":0", scheduler_port=0) as empty:
         with pytest.raises(ConfigurationError, match="no Dask worker joined .*dask worker tcp://"):
             grade_course(course, SETTINGS, scheduler=empty.scheduler_address, log=lambda _: None)
     with pytest.raises(ConfigurationError, match="cannot reach the Dask scheduler"):
