@@ -197,7 +197,7 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
         log: where progress lines go.
         wait: when another run grades the same course, wait for it (default: raise CourseBusy).
         scheduler: address of a Dask scheduler (``tcp://host:8786``): grade each submission as
-            a task of that cluster (``jobs`` is then unused). The gradebook must be a server
+            a task of that cluster (``jobs`` is then the cluster's threads). The gradebook must be a server
             every worker reaches (PostgreSQL), not SQLite.
 
     Returns:
@@ -219,6 +219,9 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
                 "file; use a PostgreSQL server (COURSE_DB_URL=postgresql://user@host:5432/db, "
                 "see docs/instructors.md)")
     with course_lock(course, wait=wait), _cluster(scheduler) as cluster:
+        if cluster is not None:
+            jobs = sum(cluster.nthreads().values())  # the workers' threads: one submission each
+            log(f"grading on the Dask cluster at {scheduler}: {len(cluster.nthreads())} worker(s), {jobs} thread(s)")
         return _grade_course(course, settings, jobs, force, log, cluster)
 
 
@@ -306,8 +309,8 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
 
     # 3. grade, recording each result as it comes in
     if todo:
-        where = f"{min(jobs, len(todo))} worker(s)" if cluster is None else f"Dask at {cluster.scheduler.address}"
-        log(f"grading {len(todo)} submission(s) with {where} ({len(report.skipped)} unchanged, skipped)")
+        log(f"grading {len(todo)} submission(s) with {min(jobs, len(todo))} worker(s) "
+            f"({len(report.skipped)} unchanged, skipped)")
     for result in _run_jobs(todo, jobs, cluster):
         result = Result(**result)
         name = f"{result.student}/{result.assignment}"
