@@ -4,6 +4,10 @@ Exit status: 0 when the batch ran, failed submissions included (they are listed 
 end and marked in grades.csv); 2 for a configuration error (no sources, no sandbox without
 ``--no-sandbox``, a gradebook that cannot be opened, a bad option); 3 when another run is
 grading the same course (nothing was read or written; ``--wait`` queues behind it instead).
+
+``--scheduler tcp://HOST:8786`` grades each submission as a task of a Dask cluster whose
+workers may be other machines (docs/instructors.md); the gradebook must then be PostgreSQL,
+and the sandbox is checked on each worker.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import isolation
+from . import isolation, remote
 from .course import Course
 from .pipeline import ConfigurationError, CourseBusy, course_check_seed, course_lock, grade_course
 from .progress import MODES, Progress
@@ -50,6 +54,14 @@ def _seed(text: str) -> int:
     return value
 
 
+def _scheduler(text: str) -> str:
+    try:
+        return remote.check_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--scheduler must be a Dask scheduler address such as tcp://10.0.0.5:8786, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course_lib.autograding", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "created on its first grading and printed by every run)")
     seeds.add_argument("--new-check-seed", action="store_true",
                        help="replace the course's secret seed by a fresh one (regrades everything)")
+    parser.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
+                        help="grade on the Dask cluster of this scheduler (tcp://host:8786), one task per "
+                             "submission; needs a PostgreSQL gradebook (see docs/instructors.md)")
     parser.add_argument("--wait", action="store_true",
                         help="if another run is grading this course, wait for it instead of exiting (status 3)")
     parser.add_argument("--progress", choices=MODES, default="auto",
@@ -97,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:
         return 2 if exit_.code else 0
-    sandbox_ok, why = isolation.sandbox_status()
+    if args.scheduler is not None:  # the workers grade: each checks its own sandbox
+        sandbox_ok, why = True, ""
+    else:
+        sandbox_ok, why = isolation.sandbox_status()
     if not sandbox_ok and not args.no_sandbox:
         print(f"error: the sandbox cannot run here: {why}\n"
               "Fix that, or pass --no-sandbox (AUTOGRADE_NO_SANDBOX=1) to grade trusted submissions "
@@ -121,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         progress = Progress(args.progress, verbose=args.verbose)
         try:
             report = grade_course(course, settings, jobs=args.jobs, force=args.force, log=progress,
-                                  wait=args.wait)
+                                  wait=args.wait, scheduler=args.scheduler)
         finally:
             progress.close()
     except CourseBusy as error:

@@ -6,6 +6,9 @@
 3. Each submission whose files, assignment source and settings changed since it was last
    graded (``.scratch/autograde/state.json``) is graded by a pool of ``jobs`` worker
    processes: stage + repair, ``autograde`` with the course's preprocessors, feedback.
+   With a Dask scheduler (``scheduler=``), each of them is one task of that cluster instead,
+   graded on a worker that may be another machine (``remote.py``: the client stages, the
+   worker grades a private copy, the outputs come back into the course folder).
 4. ``grades.csv`` is written in ``nbgrader export``'s CSV format plus ``status`` and
    ``reason``; submissions that could not be graded are listed at the end.
 
@@ -43,6 +46,7 @@ from typing import Callable
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from . import remote
 from .course import Course, hash_tree, sqlite_with_busy_timeout
 from .progress import as_progress
 from .report import write_grades_csv
@@ -182,7 +186,8 @@ def _graded_in_gradebook(gb: Gradebook, student: str, assignment: str) -> bool:
 
 
 def grade_course(course: Course, settings: Settings, jobs: int | None = None, force: bool = False,
-                 log: Callable[[str], None] = print, wait: bool = False) -> BatchReport:
+                 log: Callable[[str], None] = print, wait: bool = False,
+                 scheduler: str | None = None) -> BatchReport:
     """Grade what changed under ``course.submitted`` and write ``grades.csv``.
 
     Args:
@@ -193,23 +198,53 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
         log: where log lines go: a :class:`~.progress.Progress` (a bar or progress lines, and a
             line per submission not graded), or any callable taking a line (a line per submission).
         wait: when another run grades the same course, wait for it (default: raise CourseBusy).
+        scheduler: address of a Dask scheduler (``tcp://host:8786``): grade each submission as
+            a task of that cluster (``jobs`` is then the cluster's threads). The gradebook must be a server
+            every worker reaches (PostgreSQL), not SQLite.
 
     Returns:
         The batch report (results of all submissions, regraded and skipped ones).
 
     Raises:
-        ConfigurationError: nothing to grade against, or the gradebook cannot be opened.
+        ConfigurationError: nothing to grade against, the gradebook cannot be opened, a SQLite
+            gradebook with a scheduler, or the scheduler has no worker.
         CourseBusy: another run is grading this course (and ``wait`` is False).
     """
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise ConfigurationError(f"jobs must be >= 1, got {jobs}")
-    with course_lock(course, wait=wait):
-        return _grade_course(course, settings, jobs, force, log)
+    if scheduler is not None:
+        scheduler = remote.check_address(scheduler)
+        if course.db_url.startswith("sqlite"):
+            raise ConfigurationError(
+                f"a Dask cluster grades into a gradebook every worker reaches: {course.db_url} is a SQLite "
+                "file; use a PostgreSQL server (COURSE_DB_URL=postgresql://user@host:5432/db, "
+                "see docs/instructors.md)")
+    with course_lock(course, wait=wait), _cluster(scheduler) as cluster:
+        if cluster is not None:
+            jobs = sum(cluster.nthreads().values())  # the workers' threads: one submission each
+            log(f"grading on the Dask cluster at {scheduler}: {len(cluster.nthreads())} worker(s), {jobs} thread(s)")
+        return _grade_course(course, settings, jobs, force, log, cluster)
+
+
+@contextlib.contextmanager
+def _cluster(scheduler: str | None):
+    """A Dask client of ``scheduler`` for the ``with`` block (None without a scheduler)."""
+    if scheduler is None:
+        yield None
+        return
+    try:
+        client = remote.connect(scheduler)
+    except remote.ClusterUnavailable as error:
+        raise ConfigurationError(str(error)) from None
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
-                  log: Callable[[str], None]) -> BatchReport:
+                  log: Callable[[str], None], cluster=None) -> BatchReport:
     started = time.perf_counter()
     assignments = course.assignments()
     if not assignments:
@@ -284,7 +319,7 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
         log(f"grading {len(todo)} submission(s) with {min(jobs, len(todo))} worker(s) "
             f"({len(report.skipped)} unchanged, skipped)")
     progress.start(len(todo))
-    for result in _run_jobs(todo, jobs):
+    for result in _run_jobs(todo, jobs, cluster):
         result = Result(**result)
         name = f"{result.student}/{result.assignment}"
         try:
@@ -304,9 +339,13 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
     return report
 
 
-def _run_jobs(todo: list[tuple], jobs: int):
-    """Yield result dicts as the jobs finish; a pool of ``jobs`` processes, or inline for one."""
+def _run_jobs(todo: list[tuple], jobs: int, cluster=None):
+    """Yield result dicts as the jobs finish; a pool of ``jobs`` processes, inline for one, or
+    one task each on the Dask cluster of the client ``cluster``."""
     if not todo:
+        return
+    if cluster is not None:
+        yield from remote.grade_on_dask(todo, cluster)
         return
     if jobs == 1 or len(todo) == 1:
         init_worker()

@@ -516,7 +516,9 @@ class HideHiddenTests(NbGraderPreprocessor):
 #: output types a feedback page shows (each rendered escaped, cleaned or as checked base64)
 FEEDBACK_MIMETYPES = ("text/plain", "text/latex", "text/html", "text/markdown", "image/png", "image/jpeg")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.+ -]{0,60}$")
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.+ ()-]{0,60}$")
+#: keys nbformat requires of the notebook metadata SanitizeFeedback keeps (else it drops the whole entry)
+_REQUIRED_METADATA = {"kernelspec": ("name", "display_name"), "language_info": ("name",)}
 
 
 def _is_base64(text) -> bool:
@@ -531,7 +533,8 @@ class SanitizeFeedback(NbGraderPreprocessor):
     """Feedback step: keep only what the feedback page can show without running student code.
 
     - notebook metadata: only ``kernelspec`` and ``language_info`` (no widget state, which
-      nbconvert would load with scripts);
+      nbconvert would load with scripts), with plain values, and only when what nbformat
+      requires of them is left (a notebook nbformat refuses gets no feedback page at all);
     - cells: no attachments; metadata reduced to ``nbgrader`` (and that only with a plain
       ``grade_id``); ids and execution counts that are not plain are dropped;
     - code outputs: streams and errors (escaped by the template); rich outputs reduced to
@@ -546,8 +549,9 @@ class SanitizeFeedback(NbGraderPreprocessor):
         for key in ("kernelspec", "language_info"):
             value = nb.metadata.get(key)
             if isinstance(value, dict):  # plain names and versions only (they reach the page's markup)
-                kept[key] = NotebookNode({k: v for k, v in value.items()
-                                          if isinstance(v, str) and _PLAIN_VALUE.match(v)})
+                plain = NotebookNode({k: v for k, v in value.items() if isinstance(v, str) and _PLAIN_VALUE.match(v)})
+                if all(name in plain for name in _REQUIRED_METADATA[key]):  # else the notebook would be invalid
+                    kept[key] = plain
         nb.metadata = kept
         return super().preprocess(nb, resources)
 

@@ -175,6 +175,17 @@ def copy_regular(src: Path | str, dst: Path | str, max_bytes: int) -> int:
     return copied
 
 
+
+def write_new(path: Path | str, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to a new file ``path`` (which must not exist, not even as a link: ``O_EXCL``).
+
+    Raises:
+        OSError: ``path`` exists or cannot be created.
+    """
+    fd = os.open(os.fspath(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    with os.fdopen(fd, "wb") as target:
+        target.write(data)
+
 #: folders nested deeper than this are not walked into (hashing) or are over budget (usage)
 MAX_DEPTH = 64
 

@@ -1,7 +1,10 @@
 """Grade one submission with nbgrader's Python API: stage, autograde, read back, feedback.
 
 A pool worker imports nbgrader once and calls :func:`grade_submission` for each submission
-it is given: one kernel start per notebook, no Python start-up per command.
+it is given: one kernel start per notebook, no Python start-up per command. That is
+:func:`stage` then :func:`grade_staged` (autograde, :func:`read_back`, :func:`generate_feedback`);
+on a Dask cluster (``remote.py``) the instructor's machine stages and a worker runs
+:func:`grade_staged` on a private copy.
 """
 from __future__ import annotations
 
@@ -282,20 +285,34 @@ def stage(course: Course, student: str, assignment: str,
 def grade_submission(course: Course, student: str, assignment: str, settings: Settings, db_url: str) -> Result:
     """Autograde one submission and write its feedback; never raises for a student's mistake.
 
+    :func:`stage`, then :func:`grade_staged`: the same two steps a Dask worker runs on a
+    private copy of the course (``course_lib/autograding/remote.py``).
+
     Returns:
         The status (``graded``, ``timeout``, ``kernel_died``, ``missing_notebook``,
         ``invalid_notebook``, ``failed``) and a reason a person can act on.
     """
     start = time.perf_counter()
-    result = Result(student, assignment, "graded")
     try:
-        problems, notes, staged = stage(course, student, assignment, settings)
+        problems, notes, _ = stage(course, student, assignment, settings)
     except SubmissionError as error:
-        result.status, result.reason = error.status, error.reason
-        result.seconds = time.perf_counter() - start
-        return result
-    result.notes = notes
+        return Result(student, assignment, error.status, error.reason, seconds=time.perf_counter() - start)
+    return grade_staged(course, student, assignment, settings, db_url, problems, notes, start=start)
 
+
+def grade_staged(course: Course, student: str, assignment: str, settings: Settings, db_url: str,
+                 problems: dict[str, str], notes: list[str], start: float | None = None) -> Result:
+    """Autograde a submission already staged in ``course.staging``, read it back, write its feedback.
+
+    Args:
+        problems, notes: what :func:`stage` found (reported in the result's reason).
+        start: ``time.perf_counter()`` when the submission's grading began (default: now).
+
+    Returns:
+        The result; ``failed`` when nbgrader could not autograde the submission.
+    """
+    start = time.perf_counter() if start is None else start
+    result = Result(student, assignment, "graded", notes=notes)
     logger, stream = _capture_logger(f"grade.{student}.{assignment}")
     config = nbgrader_config(course, settings, db_url, assignment_id=assignment, student_id=student)
     # Folders a sandbox writes: fresh for each submission, outside every folder nbgrader reads,
@@ -324,16 +341,27 @@ def grade_submission(course: Course, student: str, assignment: str, settings: Se
         status = next(iter(problems)) if status == "graded" else status
         findings = list(problems.values()) + findings
     result.status = status
-    # Feedback is built from the autograded notebook alone (no other file is copied).
+    trouble = generate_feedback(course, student, assignment, settings, db_url, logger, stream)
+    if trouble:
+        findings.append(f"feedback not generated: {trouble}")
+    result.reason = "; ".join(findings + notes)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def generate_feedback(course: Course, student: str, assignment: str, settings: Settings, db_url: str,
+                      logger: logging.Logger, stream: io.StringIO) -> str | None:
+    """Write the feedback HTML of an autograded submission; what went wrong, or None.
+
+    Feedback is built from the autograded notebook alone (no other file is copied).
+    """
     feedback_config = nbgrader_config(course, settings, db_url, assignment_id=assignment, student_id=student)
     feedback_config.CourseDirectory.ignore = ["*"]
     try:
         _run(feedback_html.SafeGenerateFeedback, feedback_config, logger, force=True)
     except Exception:
-        findings.append(f"feedback not generated: {_last_error(stream.getvalue())}")
-    result.reason = "; ".join(findings + notes)
-    result.seconds = time.perf_counter() - start
-    return result
+        return _last_error(stream.getvalue())
+    return None
 
 
 def _names(names: list[str], limit: int = 6) -> str:

@@ -183,6 +183,7 @@ def test_early_judge_is_used_only_for_the_same_sources(monkeypatch):
     nb, _ = IsolatedVerdict(use_sandbox=False).preprocess(nb, resources)
     assert calls == [["class Foo: pass"]] and nb.cells[1].outputs[0].text == "✓ x.ok: passed\n"
     IsolatedVerdict(use_sandbox=False).start_early(nb, resources)
+    resources["autograding"]["early_judge"][2].result()  # its thread has judged (else the order of calls varies)
     nb.cells[0].source = "class Foo: changed = True"  # what was judged early is not what is graded
     nb, _ = IsolatedVerdict(use_sandbox=False).preprocess(nb, resources)
     assert calls[-1] == ["class Foo: changed = True"] and nb.cells[1].outputs[0].ename == "IsolatedCheckFailed"

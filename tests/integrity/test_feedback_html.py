@@ -80,3 +80,21 @@ def test_sanitize_feedback_keeps_verdicts_and_drops_active_outputs():
     assert [o.get("data") for o in outputs[2:]] == [{"text/plain": "js"}, {"text/html": "<b>b</b>"}]
     assert nb.cells[0].metadata == {"nbgrader": cell.metadata["nbgrader"]}
     assert nb.cells[1].metadata == {} and set(nb.metadata) == {"kernelspec"}
+
+
+@pytest.mark.skipif(not NOTEBOOKS, reason="no student notebooks")
+def test_sanitized_course_notebooks_stay_valid_notebooks():
+    """Jupyter's own kernelspec ("Python 3 (ipykernel)") survives; an unplain one goes as a whole.
+
+    nbconvert refuses an invalid notebook, and the submission then gets no feedback page.
+    """
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    kernelspec = dict(nb.metadata["kernelspec"])
+    nb, _ = SanitizeFeedback().preprocess(nb, {})
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"] == kernelspec
+    forged = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "<script>x</script>"},
+                                    "language_info": {"name": "python", "version": "<b>3</b>"}})
+    forged, _ = SanitizeFeedback().preprocess(forged, {})
+    nbformat.validate(forged)
+    assert "kernelspec" not in forged.metadata and forged.metadata["language_info"] == {"name": "python"}
