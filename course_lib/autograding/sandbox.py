@@ -316,6 +316,7 @@ def command_prefix(
     extra_rw: Sequence[Path] = (),
     env: Mapping[str, str] | None = None,
     overlays: Sequence[tuple[Path, Path]] = (),
+    fork_server: bool = False,
 ) -> list[str]:
     """The argv prefix that runs a command isolated, with ``workdir`` as its directory.
 
@@ -339,6 +340,12 @@ def command_prefix(
         overlays: ``(replacement, original)`` pairs: each replacement file or folder is
             mounted read-only over the original, wherever the original is visible in
             the sandbox (the judge hides implementations a graded exercise may not run).
+        fork_server: the prefix of the judge's fork server (:mod:`course_lib.grading.forkserver`),
+            which runs no student code itself and drops every privilege in each process it
+            forks: it keeps ``CAP_SYS_ADMIN`` (to give each worker its own namespaces and
+            ``/tmp``) and, as root, ``CAP_SETUID``/``CAP_SETGID`` (to give each worker a fresh
+            user ID), instead of dropping to an unprivileged user itself; ``workdir`` is not
+            shared with a sandbox group (the server makes each worker's folder its own).
 
     Returns:
         The argument list: ``bwrap ... -- prlimit ... -- [setpriv ... --]``.
@@ -360,10 +367,14 @@ def command_prefix(
             args.append("--unshare-net")
         # Keep only what setpriv needs to switch user; it drops those too.
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        if fork_server:
+            args += ["--cap-add", "CAP_SYS_ADMIN"]
     else:
         args += ["--unshare-all", "--unshare-user"]
         args += ["--uid", str(USERNS_UID), "--gid", str(USERNS_UID)]
         args += ["--disable-userns"]
+        if fork_server:  # capabilities inside the sandbox's own user namespace only
+            args += ["--cap-add", "CAP_SYS_ADMIN"]
         if config.network:
             args.append("--share-net")
     args += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
@@ -397,7 +408,7 @@ def command_prefix(
         "--core=0",
         "--",
     ]
-    if mode == "root":
+    if mode == "root" and not fork_server:
         sandbox_id = _fresh_id()
         for path in rw:
             _share_with(path, sandbox_id)

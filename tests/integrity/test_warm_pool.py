@@ -1,0 +1,186 @@
+"""The judge's warm pool: the same verdicts as a cold worker, and nothing shared between workers.
+
+A pooled worker is forked from a sandboxed server that imported torch once
+(course_lib.grading.warm_pool, course_lib.grading.forkserver). These tests hold it to
+what a cold worker guarantees: identical verdicts on correct, wrong and hostile code
+of every chapter; no privilege, no user ID, no /tmp, no IPC object and no process of one
+worker visible to the next; a worker that dies takes nothing else down; a pool that
+cannot start falls back to cold workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from course_lib.autograding import isolation
+from course_lib.autograding.sandbox import command_prefix, sandbox_mode
+from course_lib.grading.checks import REGISTRY
+from course_lib.grading.judge import WorkerProcess, judge_checks, worker_overlays
+from course_lib.grading.warm_pool import PooledProcess, PoolUnavailable, spawner
+from integrity.integrity_helpers import GRADING_SEED, REPO
+
+pytestmark = pytest.mark.usefixtures("sandbox_available")
+
+FIXTURES = REPO / "tests" / "fixtures" / "implementations"
+
+
+def sample_fixtures() -> list[Path]:
+    """A correct and two wrong implementations of one unit of every chapter."""
+    chosen = []
+    for chapter in sorted(p for p in FIXTURES.iterdir() if p.is_dir()):
+        folders = [chapter] if any(chapter.glob("*.py")) else sorted(p for p in chapter.iterdir() if p.is_dir())[:1]
+        for folder in folders:
+            files = sorted(folder.glob("*.py"))
+            chosen += [f for f in files if f.name.startswith("correct")][:1]
+            chosen += [f for f in files if f.name.startswith("wrong")][:2]
+    return chosen
+
+
+def unit_checks(path: Path) -> list[tuple[str, str]]:
+    text = path.read_text()
+    units = {spec.class_name for spec in REGISTRY.values()}
+    defined = [u for u in units if re.search(rf"^(class|def) {re.escape(u)}\b", text, re.MULTILINE)]
+    unit = path.parent.name if path.parent.name in defined else defined[0]
+    return [(check_id, unit) for check_id, spec in REGISTRY.items() if spec.class_name == unit]
+
+
+def judge_both_ways(source: str, checks: list, tmp_path: Path) -> tuple[list, list]:
+    overlays = worker_overlays(checks)
+    spawn = isolation.warm_spawner(overlays)
+    results = []
+    for use_pool in (False, True):
+        workdir = tmp_path / ("warm" if use_pool else "cold")
+        workdir.mkdir()
+        verdicts = judge_checks([source], checks, command_prefix=command_prefix(workdir, overlays=overlays),
+                                timeout=60, cwd=str(workdir), seed=GRADING_SEED, spawn=spawn if use_pool else None)
+        results.append([(v.check_id, v.passed, v.message) for v in verdicts])
+    return results[0], results[1]
+
+
+@pytest.mark.parametrize("path", sample_fixtures(), ids=lambda p: str(p.relative_to(FIXTURES).with_suffix("")))
+def test_pooled_worker_gives_the_verdicts_of_a_cold_one(path: Path, tmp_path: Path) -> None:
+    cold, warm = judge_both_ways(path.read_text(), unit_checks(path), tmp_path)
+    assert warm == cold
+    if path.name.startswith("correct"):
+        assert all(passed for _, passed, _ in warm), [m for _, p, m in warm if not p]
+    else:
+        assert not all(passed for _, passed, _ in warm)
+
+
+# Written as a student's cell: it reports what the worker sees on stderr, and leaves traces.
+PROBE = r'''
+import ctypes, json, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+facts = {"uid": os.getuid(), "euid": os.geteuid(), "cwd": os.getcwd(),
+         "tmp": sorted(os.listdir("/tmp")), "shm": sorted(os.listdir("/dev/shm")),
+         "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+         "ipc": libc.shmget(0x5EC7, 0, 0), "pgid_is_own": os.getpgid(0) == os.getpid()}
+with open("/proc/self/status") as status:
+    for line in status:
+        key, _, value = line.partition(":")
+        if key in ("CapInh", "CapPrm", "CapEff", "CapAmb", "NoNewPrivs"):
+            facts[key] = value.strip()
+if os.environ.get("LEAVE_TRACES", "1") == "1" and not facts["tmp"]:
+    open("/tmp/left_behind", "w").write("secret")
+    open("/dev/shm/left_behind", "w").write("secret")
+    libc.shmget(0x5EC7, 4096, 0o1666)  # IPC_CREAT | 0666: a System V segment anyone may attach
+    if os.fork() == 0:  # a grandchild that outlives the worker unless it is killed
+        os.setsid()
+        if os.fork() == 0:
+            time.sleep(600)
+        os._exit(0)
+print("FACTS " + json.dumps(facts), file=sys.stderr, flush=True)
+'''
+
+
+def facts_of(worker: WorkerProcess) -> dict:
+    for _ in range(100):
+        match = re.search(r"FACTS (\{.*\})", worker.stderr_tail(4000))
+        if match:
+            return json.loads(match.group(1))
+        import time
+        time.sleep(0.05)
+    raise AssertionError(f"the probe said nothing: {worker.stderr_tail()}")
+
+
+def host_processes_of(uid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE)
+        if match and int(match.group(1)) == uid:
+            found.append(int(entry))
+    return found
+
+
+def test_pooled_workers_share_nothing(tmp_path: Path) -> None:
+    spawn = isolation.warm_spawner(())
+    first = WorkerProcess([PROBE], command_prefix=None, timeout=60, cwd=str(tmp_path), spawn=spawn)
+    assert isinstance(first.process, PooledProcess), "the pool must be used here"
+    seen = facts_of(first)
+    assert all(int(seen[key], 16) == 0 for key in ("CapInh", "CapPrm", "CapEff", "CapAmb")), seen
+    assert seen["NoNewPrivs"] == "1" and seen["uid"] != 0 and seen["euid"] != 0
+    assert seen["tmp"] == [] and seen["shm"] == [] and seen["ipc"] == -1
+    assert seen["pids"][:2] == [1, 2], seen["pids"]  # its own PID namespace: an init and itself
+    assert seen["pgid_is_own"]
+    assert Path(seen["cwd"]).name.startswith("worker-")
+    first.close()
+    if sandbox_mode() == "root":
+        assert host_processes_of(seen["uid"]) == [], "a process of the first worker outlived it"
+
+    second = WorkerProcess([PROBE], command_prefix=None, timeout=60, cwd=str(tmp_path), spawn=spawn)
+    assert isinstance(second.process, PooledProcess)
+    again = facts_of(second)
+    second.close()
+    assert again["tmp"] == [] and again["shm"] == [], "the first worker's files reached the second"
+    assert again["ipc"] == -1, "the first worker's System V segment reached the second"
+    assert again["cwd"] != seen["cwd"] and not Path(seen["cwd"]).exists()
+    if sandbox_mode() == "root":
+        assert again["uid"] != seen["uid"], "two workers shared a user ID"
+
+
+KILLERS = {
+    "abort": "import os\nos.abort()\n",
+    "sigkill_self": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
+    "killpg_zero": "import os, signal\nos.killpg(0, signal.SIGKILL)\n",
+    "kill_minus_one": "import os, signal\nos.kill(-1, signal.SIGKILL)\n",
+}
+
+
+@pytest.mark.parametrize("killer", KILLERS)
+def test_a_worker_that_kills_takes_only_itself(killer: str, tmp_path: Path) -> None:
+    """The server outlives a worker that kills itself, its group or all it can; it reports it as cold does."""
+    checks = [("adam.first_step", "AdamOptimizer")]
+    source = KILLERS[killer] + (FIXTURES / "02_adam" / "correct_in_place.py").read_text()
+    cold, warm = judge_both_ways(source, checks, tmp_path)
+    assert warm == cold
+    spawn = isolation.warm_spawner(worker_overlays(checks))
+    healthy = tmp_path / "healthy"
+    healthy.mkdir()
+    verdicts = judge_checks([(FIXTURES / "02_adam" / "correct_in_place.py").read_text()], checks,
+                            command_prefix=None, timeout=60, cwd=str(healthy), spawn=spawn)
+    assert verdicts[0].passed, verdicts[0].message
+
+
+def test_a_pool_that_cannot_start_falls_back_to_cold_workers(tmp_path: Path) -> None:
+    broken = spawner(key=("broken", str(tmp_path)), fresh_uid=None,
+                     command_for=lambda folder: ["/bin/sh", "-c", "echo no server here >&2; exit 3", "--"])
+    with pytest.raises(PoolUnavailable, match="no server here"):
+        broken()
+    checks = [("adam.first_step", "AdamOptimizer")]
+    workdir = tmp_path / "cold"
+    workdir.mkdir()
+    source = (FIXTURES / "02_adam" / "correct_in_place.py").read_text()
+    verdicts = judge_checks([source], checks, command_prefix=command_prefix(workdir), timeout=60,
+                            cwd=str(workdir), spawn=broken)
+    assert verdicts[0].passed, verdicts[0].message
