@@ -9,7 +9,9 @@ other one with its solution cells left blank), then, ``--rounds`` times and alte
 that both see the same machine load, grades every submission
 
 - with the pipeline (``make autograde``: sandbox, isolated judge, feedback, grades.csv,
-  ``--jobs`` worker processes), and
+  ``--jobs`` worker processes),
+- with the pipeline whose judge starts a cold worker per notebook (``--no-warm-pool``;
+  skipped with ``--no-cold`` or without the sandbox), and
 - with stock ``nbgrader autograde <assignment> --force``, one assignment after another
   (nbgrader's own configuration: the checks run in the notebook's kernel, no sandbox).
 
@@ -21,6 +23,7 @@ blank ones 0. Not part of ``make test``; ``make bench`` runs it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import shutil
@@ -90,6 +93,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=60, help="seconds per cell")
     parser.add_argument("--no-sandbox", action="store_true", help="grade without the sandbox")
     parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader")
+    parser.add_argument("--no-cold", action="store_true",
+                        help="skip the pipeline with cold judge workers (--no-warm-pool)")
     parser.add_argument("--root", type=Path, default=GRADERS / ".scratch" / "bench")
     args = parser.parse_args()
     for name in ("n", "jobs", "rounds"):
@@ -123,13 +128,17 @@ def main() -> int:
         stock = stock_course(args.root / "stock", chapters, args.timeout)
         shutil.copytree(course.submitted, stock / "submitted")
 
-    runs: dict[str, list[tuple[float, float]]] = {"pipeline": [], "stock nbgrader": []}
+    runs: dict[str, list[tuple[float, float]]] = {"pipeline": [], "pipeline, cold": [], "stock nbgrader": []}
     report = None
     for _ in range(args.rounds):
         def pipeline() -> None:
             nonlocal report
             report = grade_course(course, settings, jobs=args.jobs, force=True, log=lambda _: None)
         runs["pipeline"].append(measured(pipeline))
+        if sandbox and not args.no_cold:
+            cold = dataclasses.replace(settings, warm_pool=False)
+            runs["pipeline, cold"].append(measured(
+                lambda: grade_course(course, cold, jobs=args.jobs, force=True, log=lambda _: None)))
         if stock is not None:
             runs["stock nbgrader"].append(measured(
                 lambda: [nbgrader(stock, "autograde", a, "--force") for a in chapters]))
@@ -145,8 +154,10 @@ def main() -> int:
         print(f"  {tool:15s} {best[tool]:6.1f} notebooks/min  {cpu / args.n:5.2f} CPU-s/notebook  "
               f"(best of {len(measures)}; every round: "
               + ", ".join(f"{60 * args.n / w:.1f}/min {c / args.n:.2f} CPU-s" for w, c in measures) + ")")
-    if len(best) == 2:
+    if "stock nbgrader" in best:
         print(f"  ratio           {best['pipeline'] / best['stock nbgrader']:6.2f} x stock nbgrader's rate")
+    if "pipeline, cold" in best:
+        print(f"  warm pool       {best['pipeline'] / best['pipeline, cold']:6.2f} x the rate with cold judge workers")
     submitted = {(f"student{i:03d}", chapters[i % len(chapters)]) for i in range(args.n)}
     rows = [r for r in report.rows if (r["student_id"], r["assignment"]) in submitted]
     full = sum(1 for r in rows if r["student_id"] in filled and float(r["score"]) == float(r["max_score"]) > 0)

@@ -520,7 +520,7 @@ class HideHiddenTests(NbGraderPreprocessor):
 #: output types a feedback page shows (each rendered escaped, cleaned or as checked base64)
 FEEDBACK_MIMETYPES = ("text/plain", "text/latex", "text/html", "text/markdown", "image/png", "image/jpeg")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.+ -]{0,60}$")
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.+() -]{0,60}$")  # e.g. "Python 3 (ipykernel)"
 
 
 def _is_base64(text) -> bool:
@@ -552,6 +552,9 @@ class SanitizeFeedback(NbGraderPreprocessor):
             if isinstance(value, dict):  # plain names and versions only (they reach the page's markup)
                 kept[key] = NotebookNode({k: v for k, v in value.items()
                                           if isinstance(v, str) and _PLAIN_VALUE.match(v)})
+        if "kernelspec" in kept:  # nbformat requires both names; an odd one is replaced, not dropped
+            kept.kernelspec.setdefault("name", "python3")
+            kept.kernelspec.setdefault("display_name", "Python 3")
         nb.metadata = kept
         return super().preprocess(nb, resources)
 

@@ -136,6 +136,8 @@ def nbgrader_config(course: Course, settings: Settings, db_url: str, **course_di
     if settings.sandbox:
         c.RobustExecute.kernel_manager_class = isolation.kernel_manager_class()
         c.SandboxedKernelManager.file_size_mb = settings.max_write_mb
+        if settings.warm_pool:  # kernels forked from a warm server that sees the course's sandbox folders
+            c.SandboxedKernelManager.pool_root = str(course.sandboxes)
     # With the judge on, it alone decides the checks: the kernel skips them (check() prints one
     # line, IsolatedVerdict writes the verdict) and the instructor's demo cells are not run.
     c.RobustExecute.defer_checks = settings.isolated_verdict

@@ -39,16 +39,14 @@ import signal
 import socket
 import sys
 import traceback
+from typing import Callable
 
-import numpy as np
-
-from course_lib.grading import worker  # the expensive imports (torch, numpy), done once
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
-MS_REC, MS_PRIVATE = 0x4000, 0x40000
+MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 0x1000, 0x2000, 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 CAPABILITY_VERSION_3 = 0x20080522
 CONTROL_FD = 0  # where the trusted side passes the control socket
@@ -112,8 +110,8 @@ def _become_unprivileged(uid: int | None) -> None:
         raise PermissionError(f"the worker kept privileges ({', '.join(left) or 'user 0'})")
 
 
-def _run_worker(request: dict, fds: list[int]) -> int:
-    """``C3``: become unprivileged, take the stdio descriptors, serve the judge."""
+def _run_worker(request: dict, fds: list[int], run: Callable[[dict], None]) -> int:
+    """``C3``: become unprivileged, take the stdio descriptors, then ``run(request)``."""
     _die_with_parent()
     os.setsid()  # its own session and process group: killpg(0) reaches nothing outside its namespace
     _become_unprivileged(request.get("uid"))
@@ -122,9 +120,10 @@ def _run_worker(request: dict, fds: list[int]) -> int:
         os.dup2(fd, target)
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 4096)
     random.seed()  # what a freshly started interpreter would have: nothing shared between workers
-    np.random.seed()
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
     try:
-        worker.main()
+        run(request)
         return 0
     except SystemExit as exit_:
         if exit_.code is None or isinstance(exit_.code, int):
@@ -153,24 +152,39 @@ def _reap_all(first: int) -> int:
             return _exit_code(status)
 
 
-def _isolated(request: dict, fds: list[int]) -> int:
+def _private_folders(request: dict) -> None:
+    """A fresh tmpfs on ``/tmp`` and ``/dev/shm``; with ``hide``, an empty one over that folder too,
+    except the worker's own folder, kept through a bind on ``stage`` and moved back in place."""
+    keep, hide, stage = request["workdir"], request.get("hide"), request.get("stage")
+    if hide:
+        _mount(keep, stage, None, MS_BIND | MS_REC)
+    size = f"size={int(request.get('tmp_mb', 512))}m,mode=1777"
+    for target in ("/tmp", "/dev/shm"):
+        _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    if hide:
+        if os.path.isdir(hide):  # (a folder under /tmp is gone already)
+            _mount("tmpfs", hide, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+        os.makedirs(keep, mode=0o755, exist_ok=True)
+        _mount(stage, keep, None, MS_MOVE)
+        os.rmdir(stage)  # no mount point any more: the empty folder goes
+
+
+def _isolated(request: dict, fds: list[int], run: Callable[[dict], None]) -> int:
     """``C1``: the worker's own namespaces and temporary folders, then its init and itself."""
     _die_with_parent()
     _call(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID), "unshare")
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    size = f"size={int(request.get('tmp_mb', 512))}m,mode=1777"
-    for target in ("/tmp", "/dev/shm"):
-        _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    _private_folders(request)
     init = os.fork()
     if init == 0:
-        _child(lambda: _as_init(request, fds))
+        _child(lambda: _as_init(request, fds, run))
     for fd in fds:
         os.close(fd)
     _, status = os.waitpid(init, 0)
     return _exit_code(status)
 
 
-def _as_init(request: dict, fds: list[int]) -> int:
+def _as_init(request: dict, fds: list[int], run: Callable[[dict], None]) -> int:
     _die_with_parent()
     try:  # a /proc of the worker's own PID namespace (refused in some user namespaces: keep the old one)
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -178,7 +192,7 @@ def _as_init(request: dict, fds: list[int]) -> int:
         pass
     worker_pid = os.fork()
     if worker_pid == 0:
-        _child(lambda: _run_worker(request, fds))
+        _child(lambda: _run_worker(request, fds, run))
     for fd in fds:
         os.close(fd)
     return _reap_all(worker_pid)
@@ -203,7 +217,7 @@ def _child(body) -> None:  # noqa: ANN001
         os._exit(code)
 
 
-def _start(request: dict, fds: list[int], private: list[int]) -> int:
+def _start(request: dict, fds: list[int], private: list[int], run: Callable[[dict], None]) -> int:
     """Fork ``C1`` for ``request``; ``private`` are the server's own descriptors (closed in it)."""
     pid = os.fork()
     if pid == 0:
@@ -211,7 +225,7 @@ def _start(request: dict, fds: list[int], private: list[int]) -> int:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for fd in private:
             os.close(fd)
-        _child(lambda: _isolated(request, fds))
+        _child(lambda: _isolated(request, fds, run))
     for fd in fds:
         os.close(fd)
     return pid
@@ -221,8 +235,8 @@ def _send(control: socket.socket, message: dict) -> None:
     control.send(json.dumps(message).encode())
 
 
-def serve(control: socket.socket) -> None:
-    """Answer requests on ``control`` until it closes."""
+def serve(control: socket.socket, run: Callable[[dict], None]) -> None:
+    """Answer requests on ``control`` until it closes; each worker ends with ``run(request)``."""
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
@@ -249,7 +263,7 @@ def serve(control: socket.socket) -> None:
             return
         request = json.loads(message)
         if request.get("op") == "start" and len(fds) == 3:
-            pid = _start(request, fds, [control.fileno(), wake_read, wake_write])
+            pid = _start(request, fds, [control.fileno(), wake_read, wake_write], run)
             children.add(pid)
             _send(control, {"op": "started", "pid": pid})
         elif request.get("op") == "kill" and request.get("pid") in children:
@@ -259,13 +273,25 @@ def serve(control: socket.socket) -> None:
                 os.close(fd)
 
 
-def main() -> None:
-    """Serve on fd 0 (the control socket) until the trusted side closes it."""
+def control_socket() -> socket.socket:
+    """The control socket the trusted side passed as fd 0 (fd 0 then reads /dev/null)."""
     control = socket.socket(fileno=os.dup(CONTROL_FD))
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, CONTROL_FD)  # fd 0 is no socket any more: what the workers get is theirs alone
-    sys.stdout.flush()
-    serve(control)
+    return control
+
+
+def _judge_worker(request: dict) -> None:
+    from course_lib.grading import worker
+
+    worker.main()
+
+
+def main() -> None:
+    """Import the judge's worker once, then serve on fd 0 until the trusted side closes it."""
+    from course_lib.grading import worker  # noqa: F401 - the expensive imports (torch, numpy), done once
+
+    serve(control_socket(), _judge_worker)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import atexit
 import json
+import multiprocessing.util
 import os
 import secrets
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -44,11 +46,15 @@ class PoolUnavailable(RuntimeError):
 class PooledProcess:
     """A worker forked by a :class:`ForkServer`, with the part of ``subprocess.Popen``'s API the judge uses."""
 
-    def __init__(self, server: ForkServer, pid: int, workdir: Path, stdin: int, stdout: int, stderr: int) -> None:
+    def __init__(self, server: ForkServer, pid: int, workdir: Path | None, pipes: list[int] | None) -> None:
+        """``workdir``: the worker's own folder, removed when it is gone (None: the caller's);
+        ``pipes``: our ends of its stdin, stdout and stderr (None: it got the caller's descriptors)."""
         self.server, self.pid, self.workdir = server, pid, workdir
-        self.stdin = os.fdopen(stdin, "wb")
-        self.stdout = os.fdopen(stdout, "rb")
-        self.stderr = os.fdopen(stderr, "rb")
+        self.stdin = self.stdout = self.stderr = None
+        if pipes is not None:
+            self.stdin = os.fdopen(pipes[0], "wb")
+            self.stdout = os.fdopen(pipes[1], "rb")
+            self.stderr = os.fdopen(pipes[2], "rb")
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
@@ -66,7 +72,17 @@ class PooledProcess:
         return self.returncode
 
     def kill(self) -> None:
-        self.server.kill(self.pid)
+        """Kill the worker and every process of its namespace."""
+        if self.poll() is None:
+            self.server.kill(self.pid)
+
+    def send_signal(self, signum: int) -> None:
+        """SIGKILL and SIGTERM kill the worker's namespace; other signals do not reach into it."""
+        if signum in (signal.SIGKILL, signal.SIGTERM):
+            self.kill()
+
+    def terminate(self) -> None:
+        self.kill()
 
     def kill_tree(self) -> None:
         """Kill the worker and everything it started; remove its folder once it is gone."""
@@ -76,7 +92,8 @@ class PooledProcess:
             self.wait(timeout=10)
         except subprocess.TimeoutExpired:
             return  # the server is gone or stuck: the folder goes with the pool
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class ForkServer:
@@ -144,37 +161,64 @@ class ForkServer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def spawn(self) -> PooledProcess:
-        """A fresh worker: its three pipes, in a new folder of its own."""
+    def new_uid(self) -> int | None:
+        """A fresh user ID for the next worker (as root), or None."""
+        return self.fresh_uid() if self.fresh_uid else None
+
+    def spawn(self, workdir: Path | None = None, stdio: list[int] | None = None, uid: int | None = None,
+              **request: object) -> PooledProcess:
+        """A fresh worker.
+
+        Args:
+            workdir: its working folder, made its own (``chown`` to ``uid``); default: a new
+                folder in the server's, removed when the worker is gone.
+            stdio: the descriptors it gets as stdin, stdout and stderr; default: three pipes,
+                our ends of which are the process's ``stdin``, ``stdout`` and ``stderr``.
+            uid: its user ID (as root); default: :meth:`new_uid`.
+            **request: further fields of the start request (``hide``, ``env``, ``argv``).
+        """
         with self._lock:
             if not self.alive():
                 raise PoolUnavailable(f"the fork server stopped: {self.stderr_tail()}")
-            uid = self.fresh_uid() if self.fresh_uid else None
-            workdir = self.folder / f"worker-{secrets.token_hex(8)}"
-            workdir.mkdir(mode=0o700)
+            uid = self.new_uid() if uid is None else uid
+            own_folder = workdir is None
+            if own_folder:
+                workdir = self.folder / f"worker-{secrets.token_hex(8)}"
+                workdir.mkdir(mode=0o700)
             if uid is not None:
                 os.chown(workdir, uid, uid)
-            stdin_read, stdin_write = os.pipe()
-            stdout_read, stdout_write = os.pipe()
-            stderr_read, stderr_write = os.pipe()
-            ours, theirs = [stdin_write, stdout_read, stderr_read], [stdin_read, stdout_write, stderr_write]
+                os.chmod(workdir, 0o700)
+            ours: list[int] | None = None
+            theirs = list(stdio or [])
+            if stdio is None:
+                stdin_read, stdin_write = os.pipe()
+                stdout_read, stdout_write = os.pipe()
+                stderr_read, stderr_write = os.pipe()
+                ours, theirs = [stdin_write, stdout_read, stderr_read], [stdin_read, stdout_write, stderr_write]
+            stage = None
+            if request.get("hide"):  # where the server keeps the worker's folder while it covers the rest
+                stage = self.folder / f"stage-{secrets.token_hex(8)}"
+                stage.mkdir(mode=0o700)
             try:
-                request = {"op": "start", "workdir": str(workdir), "uid": uid, "tmp_mb": self.tmp_mb}
-                socket.send_fds(self.control, [json.dumps(request).encode()], theirs)
+                message = {**request, "op": "start", "workdir": str(workdir), "uid": uid, "tmp_mb": self.tmp_mb,
+                           "stage": str(stage) if stage else None}
+                socket.send_fds(self.control, [json.dumps(message).encode()], theirs)
                 started = self._receive(ANSWER_TIMEOUT, lambda m: m.get("op") == "started")
             except OSError as error:
                 started = None
                 self._stderr_tail += f"\n{error}".encode()
             finally:
-                for fd in theirs:
-                    os.close(fd)
+                if ours is not None:
+                    for fd in theirs:
+                        os.close(fd)
             if started is None:
-                for fd in ours:
+                for fd in ours or []:
                     os.close(fd)
-                shutil.rmtree(workdir, ignore_errors=True)
+                if own_folder:
+                    shutil.rmtree(workdir, ignore_errors=True)
                 self.close()
                 raise PoolUnavailable(f"the fork server did not start a worker: {self.stderr_tail()}")
-            return PooledProcess(self, int(started["pid"]), workdir, *ours)
+            return PooledProcess(self, int(started["pid"]), workdir if own_folder else None, ours)
 
     def exit_code(self, pid: int) -> int | None:
         with self._lock:
@@ -192,11 +236,18 @@ class ForkServer:
                 pass
 
     def close(self) -> None:
+        """Stop the server: it ends when its control socket closes (so that its CPU time is
+        accounted to this process, as a cold worker's is), or it is killed."""
+        self.control.close()
+        try:
+            self.process.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            pass
         try:
             os.killpg(self.process.pid, 9)
         except OSError:
             pass
-        self.control.close()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -217,39 +268,50 @@ _folders: list[Path] = []
 _registry_lock = threading.Lock()
 
 
-def spawner(key: object, command_for: Callable[[Path], list[str]],
-            fresh_uid: Callable[[], int] | None, tmp_mb: int = 512) -> Callable[[], PooledProcess]:
-    """What starts a pooled worker for the forbidden set ``key`` (one server per key and process).
+def server_for(key: object, command_for: Callable[[Path], list[str]], fresh_uid: Callable[[], int] | None,
+               tmp_mb: int = 512, module: str = SERVER_MODULE, python_flags: tuple[str, ...] = ("-I",)) -> ForkServer:
+    """The running fork server of ``key`` in this process, started on first use.
 
     Args:
-        key: identifies the server's sandbox (the stub overlays of the forbidden set).
-        command_for: the argv prefix of the server's sandbox for a given read-write folder.
+        key: identifies the server's sandbox (e.g. the stub overlays of a forbidden set).
+        command_for: the argv prefix of the server's sandbox, given the server's read-write folder.
         fresh_uid: allocates each worker's user ID (as root), or None.
         tmp_mb: size of each worker's private ``/tmp``.
+        module: the server's module (run with ``python <python_flags> -m``).
+
+    Raises:
+        PoolUnavailable: the server cannot start (and will not be tried again in this process).
+    """
+    with _registry_lock:
+        if key in _disabled:
+            raise PoolUnavailable(_disabled[key])
+        server = _servers.get(key)
+        if server is None or not server.alive():
+            folder = Path(tempfile.mkdtemp(prefix="course-pool-", dir=_pool_parent()))
+            folder.chmod(0o711)  # workers may enter their own folder, not list the others
+            _folders.append(folder)
+            command = command_for(folder) + [sys.executable, *python_flags, "-m", module]
+            try:
+                server = ForkServer(command, folder, fresh_uid, tmp_mb)
+            except (PoolUnavailable, OSError) as error:
+                _disabled[key] = str(error)
+                raise PoolUnavailable(str(error)) from None
+            if not _servers:
+                # A multiprocessing worker ends with os._exit (no atexit): register there too.
+                multiprocessing.util.Finalize(None, close_all, exitpriority=100)
+            _servers[key] = server
+        return server
+
+
+def spawner(key: object, command_for: Callable[[Path], list[str]],
+            fresh_uid: Callable[[], int] | None, tmp_mb: int = 512) -> Callable[[], PooledProcess]:
+    """What starts a judge's worker from the pool of the forbidden set ``key`` (see :func:`server_for`).
 
     Returns:
         A callable that returns a :class:`PooledProcess`, or raises :class:`PoolUnavailable`
-        (then, and for the rest of this process when the server cannot even start, the
-        judge starts cold workers).
+        (the judge then starts a cold worker).
     """
-    def spawn() -> PooledProcess:
-        with _registry_lock:
-            if key in _disabled:
-                raise PoolUnavailable(_disabled[key])
-            server = _servers.get(key)
-            if server is None or not server.alive():
-                folder = Path(tempfile.mkdtemp(prefix="course-judge-pool-", dir=_pool_parent()))
-                folder.chmod(0o711)  # workers may enter their own folder, not list the others
-                _folders.append(folder)
-                command = command_for(folder) + [sys.executable, "-I", "-m", SERVER_MODULE]
-                try:
-                    server = ForkServer(command, folder, fresh_uid, tmp_mb)
-                except (PoolUnavailable, OSError) as error:
-                    _disabled[key] = str(error)
-                    raise PoolUnavailable(str(error)) from None
-                _servers[key] = server
-        return server.spawn()
-    return spawn
+    return lambda: server_for(key, command_for, fresh_uid, tmp_mb).spawn()
 
 
 @atexit.register

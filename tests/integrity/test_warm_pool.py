@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -99,11 +100,10 @@ print("FACTS " + json.dumps(facts), file=sys.stderr, flush=True)
 
 
 def facts_of(worker: WorkerProcess) -> dict:
-    for _ in range(100):
+    for _ in range(400):
         match = re.search(r"FACTS (\{.*\})", worker.stderr_tail(4000))
         if match:
             return json.loads(match.group(1))
-        import time
         time.sleep(0.05)
     raise AssertionError(f"the probe said nothing: {worker.stderr_tail()}")
 
@@ -118,7 +118,8 @@ def host_processes_of(uid: int) -> list[int]:
         except OSError:
             continue
         match = re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE)
-        if match and int(match.group(1)) == uid:
+        dead = re.search(r"^State:\s+[ZX]", status, re.MULTILINE)  # killed, not reaped yet
+        if match and int(match.group(1)) == uid and not dead:
             found.append(int(entry))
     return found
 
