@@ -10,6 +10,7 @@ would in a cold sandbox: same environment, same ``sys.argv``, same ``sys.path``.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -28,13 +29,18 @@ def run_kernel(request: dict) -> None:
     kernelapp.launch_new_instance()
 
 
+#: imported once by the server: what every chapter's kernel imports (its setup cell's modules)
+PRELOADED = ("ipykernel.kernelapp", "torch", "numpy", "matplotlib.pyplot", "IPython.display",
+             "course_lib.grading", "course_lib.plotting", "course_lib.problems", "course_lib.feedback")
+
+
 def main() -> None:
     """Import what every kernel imports, then serve on fd 0 until the trusted side closes it."""
-    import ipykernel.kernelapp  # noqa: F401 - IPython, zmq, tornado, jupyter_client
-    import matplotlib.pyplot  # noqa: F401 - with the sandbox's MPLBACKEND (agg)
-    import numpy  # noqa: F401
-    import torch  # noqa: F401
-
+    for name in PRELOADED:  # matplotlib with the sandbox's MPLBACKEND (agg)
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - one the kernel then imports itself, as a cold one does
+            pass
     sys.path[0] = os.getcwd()
     forkserver.serve(forkserver.control_socket(), run_kernel)
 

@@ -1,31 +1,35 @@
-"""The judge's fork server: torch imported once, a fresh process for every submission.
+"""Fork servers: heavy imports done once, a fresh and unprivileged process for every submission.
 
-Started by :mod:`course_lib.grading.warm_pool` inside the grading sandbox as
-``python -I -m course_lib.grading.forkserver``, with the stubs of one exercise's
-forbidden implementations mounted (:mod:`course_lib.grading.delegation`). It imports
-the judge's worker (torch, numpy: about a second of CPU), then waits on its control
-socket (fd 0, ``SOCK_SEQPACKET``) for requests. The server itself never runs a
-student's code; it only forks.
+Run inside the grading sandbox by :mod:`course_lib.grading.warm_pool`: as
+``python -I -m course_lib.grading.forkserver`` for the judge's workers (with the stubs of
+one exercise's forbidden implementations mounted, :mod:`course_lib.grading.delegation`),
+or through :mod:`course_lib.autograding.kernel_server` for notebook kernels. The server
+imports what every process it starts would import (torch, numpy: about a second of CPU),
+then waits on its control socket (fd 0, ``SOCK_SEQPACKET``). It never runs a student's
+code; it only forks.
 
-``{"op": "start", "workdir": path, "uid": n | null, "tmp_mb": n}`` with three file
-descriptors (the worker's stdin, stdout and stderr, passed with ``SCM_RIGHTS``)
-starts one worker:
+``{"op": "start", "workdir": path, "uid": n | null, "tmp_mb": n, ...}`` with three file
+descriptors (the worker's stdin, stdout and stderr, passed with ``SCM_RIGHTS``) starts one
+worker:
 
-1. **fork** (``C1``, in the server's namespaces): new mount, IPC and PID namespaces,
-   all mounts private, and a fresh ``tmpfs`` on ``/tmp`` and ``/dev/shm``: nothing a
-   worker leaves there, and no System V IPC object, is seen by the next one.
+1. **fork** (``C1``, in the server's namespaces): new mount, IPC and PID namespaces, all
+   mounts private, a fresh ``tmpfs`` on ``/tmp`` and ``/dev/shm`` (nothing a worker leaves
+   there, and no System V IPC object, is seen by the next one) and, with ``"hide": folder``,
+   an empty one over that folder too, except the worker's own ``workdir`` inside it (kept
+   through a bind on ``"stage"`` and moved back in place).
 2. **fork** (``C2``): PID 1 of the new PID namespace, with its own ``/proc``. It only
    reaps; when it exits the kernel kills everything left in the namespace.
-3. **fork** (``C3``, PID 2): drops every privilege before it touches student data
-   (as root: no groups, a fresh user and group ID allocated for this worker alone, so
-   that no other worker shares its process count or its files; otherwise: no
-   capabilities), sets ``no_new_privs``, makes the three descriptors its stdio, and
-   runs :func:`course_lib.grading.worker.main`, exactly as a cold worker would.
+3. **fork** (``C3``, PID 2): a session of its own; every privilege dropped before it touches
+   student data (as root: no groups and the fresh user and group ID ``uid``, so that no
+   other worker shares its process count or its files; otherwise: no capabilities), then
+   ``no_new_privs``, checked; the three descriptors become its stdio and it runs the
+   server's ``run(request)``: :func:`course_lib.grading.worker.main` here, exactly as a
+   cold worker would, or an ipykernel.
 
-Each process dies with its parent (``PR_SET_PDEATHSIG``). ``C1`` exits with the
-worker's status as bubblewrap reports a cold one (``128 + signal`` when it was killed),
-and the server answers ``{"op": "exit", "pid": pid, "code": code}``.
-``{"op": "kill", "pid": pid}`` kills a worker and all its descendants.
+Each process dies with its parent (``PR_SET_PDEATHSIG``). ``C1`` exits with the worker's
+status as bubblewrap reports a cold one (``128 + signal`` when it was killed), and the
+server answers ``{"op": "exit", "pid": pid, "code": code}``. ``{"op": "kill", "pid": pid}``
+kills a worker and all its descendants.
 """
 
 from __future__ import annotations

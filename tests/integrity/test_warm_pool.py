@@ -10,16 +10,21 @@ cannot start falls back to cold workers.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import os
 import re
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from course_lib.autograding import isolation
+from course_lib.autograding import isolation, scratch
 from course_lib.autograding.sandbox import command_prefix, sandbox_mode
+from course_lib.autograding.pipeline import grade_course
+from course_lib.autograding.worker import Settings
 from course_lib.grading.checks import REGISTRY
 from course_lib.grading.judge import WorkerProcess, judge_checks, worker_overlays
 from course_lib.grading.warm_pool import PooledProcess, PoolUnavailable, spawner
@@ -185,3 +190,72 @@ def test_a_pool_that_cannot_start_falls_back_to_cold_workers(tmp_path: Path) -> 
     verdicts = judge_checks([source], checks, command_prefix=command_prefix(workdir), timeout=60,
                             cwd=str(workdir), spawn=broken)
     assert verdicts[0].passed, verdicts[0].message
+
+
+# An added cell (no nbgrader metadata): it runs in the kernel, and what it prints is in the autograded notebook.
+KERNEL_PROBE = r'''
+import json, os
+_here = os.getcwd()
+_sandboxes = os.path.dirname(os.path.dirname(os.path.dirname(_here)))  # <sandboxes>/<student>/<assignment>/kernel
+print("KERNEL " + json.dumps({"uid": os.getuid(), "tmp": sorted(os.listdir("/tmp")),
+                              "students": sorted(os.listdir(_sandboxes)), "pid": os.getpid()}))
+open("/tmp/left_behind", "w").write("secret")
+'''
+
+
+def kernel_facts(course, student: str, assignment: str) -> dict:
+    [path] = sorted((course.autograded / student / assignment).glob("*.ipynb"))
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            match = re.search(r"KERNEL (\{.*\})", output.get("text", ""))
+            if match:
+                return json.loads(match.group(1))
+    raise AssertionError(f"{student}: the probe cell printed nothing")
+
+
+def test_batch_grades_are_the_same_with_and_without_the_pools(tmp_path: Path) -> None:
+    """Chapters of all three forbidden sets, correct, wrong and blank, graded through nbgrader both ways.
+
+    With the pools on, each kernel sees a /tmp of its own and, of the course's sandbox folders,
+    only its own student's; as root it runs under a user ID of its own.
+    """
+    course = scratch.new_course(tmp_path / "course")
+    settings = Settings(timeout=120, sandbox=True, check_seed=GRADING_SEED)
+    grade_course(course, settings, jobs=1, log=lambda _: None)  # records the assignments
+    students = []
+    for assignment in ("02_adam", "08_lr_finder", "10_training_loop"):
+        name, release = scratch.release_notebook(course, assignment)
+        filled = scratch.filled(release, scratch.source_notebook(course, assignment, name))
+        wrong = next(iter(sorted((FIXTURES / assignment).glob("wrong_*.py"))), None)
+        cases = {"filled": filled, "blank": release}
+        if wrong is not None:
+            cases["wrong"] = scratch.with_implementation(filled, wrong.read_text())
+        for case, nb in cases.items():
+            nb = copy.deepcopy(nb)
+            nb.cells.append(nbformat.v4.new_code_cell(KERNEL_PROBE))
+            student = f"{case}_{assignment[:2]}"
+            scratch.submit(course, student, assignment, nb, f"{name}.ipynb")
+            students.append((student, assignment))
+
+    rows = {}
+    for use_pools in (False, True):
+        report = grade_course(course, dataclasses.replace(settings, warm_pool=use_pools), jobs=2, force=True,
+                              log=lambda _: None)
+        rows[use_pools] = {(r["student_id"], r["assignment"]): (r["score"], r["max_score"], r["status"])
+                           for r in report.rows}
+        for student, assignment in students:
+            assert list((course.feedback / student / assignment).glob("*.html")), (student, "no feedback")
+    assert rows[True] == rows[False]
+    for student, assignment in students:
+        score, most, status = rows[True][(student, assignment)]
+        assert status == "graded", (student, status)
+        assert (float(score) == float(most)) == student.startswith("filled"), (student, score, most)
+
+    facts = {student: kernel_facts(course, student, assignment) for student, assignment in students}
+    for student, seen in facts.items():
+        assert "left_behind" not in seen["tmp"], f"{student}'s kernel saw another kernel's /tmp: {seen['tmp']}"
+        assert seen["students"] == [student], f"{student}'s kernel saw other students' folders: {seen['students']}"
+        assert seen["pid"] == 2, "the kernel has a PID namespace of its own"
+    if sandbox_mode() == "root":
+        uids = [seen["uid"] for seen in facts.values()]
+        assert 0 not in uids and len(set(uids)) == len(uids), uids
