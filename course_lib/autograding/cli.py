@@ -15,6 +15,7 @@ from pathlib import Path
 from . import isolation
 from .course import Course
 from .pipeline import ConfigurationError, CourseBusy, course_check_seed, course_lock, grade_course
+from .progress import MODES, Progress
 from .report import failure_summary, grade_table
 from .worker import Settings
 
@@ -85,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="replace the course's secret seed by a fresh one (regrades everything)")
     parser.add_argument("--wait", action="store_true",
                         help="if another run is grading this course, wait for it instead of exiting (status 3)")
+    parser.add_argument("--progress", choices=MODES, default="auto",
+                        help="bar: a progress bar (count, submissions/min, time left) on stderr; lines: a "
+                             "plain line with the same figures every minute or 5%% of the batch (for log "
+                             "files); none: no figures; auto (default): bar on a terminal, else lines")
+    parser.add_argument("--verbose", action="store_true",
+                        help="a line for every graded submission (default: only for those not graded normally)")
     return parser
 
 
@@ -114,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
                             max_write_mb=args.max_write_mb, max_write_files=args.max_write_files,
                             max_notebook_mb=args.max_notebook_mb, max_output_mb=args.max_output_mb,
                             check_seed=seed, warm_pool=not args.no_warm_pool)
-        report = grade_course(course, settings, jobs=args.jobs, force=args.force, wait=args.wait)
+        progress = Progress(args.progress, verbose=args.verbose)
+        try:
+            report = grade_course(course, settings, jobs=args.jobs, force=args.force, log=progress,
+                                  wait=args.wait)
+        finally:
+            progress.close()
     except CourseBusy as error:
         print(f"error: {error}", file=sys.stderr)
         return 3

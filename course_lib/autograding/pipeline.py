@@ -44,6 +44,7 @@ from typing import Callable
 from nbgrader.api import Gradebook, MissingEntry
 
 from .course import Course, hash_tree, sqlite_with_busy_timeout
+from .progress import as_progress
 from .report import write_grades_csv
 from .worker import UNGRADED, Result, Settings, drop_from_gradebook, generate_release, grade_job, init_worker
 
@@ -189,7 +190,8 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
         settings: timeout, sandbox and judge settings.
         jobs: worker processes (default ``os.cpu_count()``); 1 grades in this process.
         force: regrade every submission, changed or not.
-        log: where progress lines go.
+        log: where log lines go: a :class:`~.progress.Progress` (a bar or progress lines, and a
+            line per submission not graded), or any callable taking a line (a line per submission).
         wait: when another run grades the same course, wait for it (default: raise CourseBusy).
 
     Returns:
@@ -273,9 +275,15 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
                 todo.append((course, student, assignment, settings, db_url))
 
     # 3. grade, recording each result as it comes in
+    progress = as_progress(log)
+    skipped = set(report.skipped)
+    for result in report.results:  # refused before grading (folder names, unknown assignments)
+        if (result.student, result.assignment) not in skipped:
+            progress.result(result, counted=False)
     if todo:
         log(f"grading {len(todo)} submission(s) with {min(jobs, len(todo))} worker(s) "
             f"({len(report.skipped)} unchanged, skipped)")
+    progress.start(len(todo))
     for result in _run_jobs(todo, jobs):
         result = Result(**result)
         name = f"{result.student}/{result.assignment}"
@@ -288,7 +296,8 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
         _save_state(course, state)
         report.results.append(result)
         report.regraded.append((result.student, result.assignment))
-        log(f"  {name}: {result.status} ({result.seconds:.1f} s){' - ' + result.reason if result.reason else ''}")
+        progress.result(result)
+    progress.close()
 
     report.rows = write_grades_csv(course, db_url, report.results)
     report.seconds = time.perf_counter() - started
