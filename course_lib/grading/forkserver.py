@@ -29,7 +29,8 @@ worker:
 Each process dies with its parent (``PR_SET_PDEATHSIG``). ``C1`` exits with the worker's
 status as bubblewrap reports a cold one (``128 + signal`` when it was killed), and the
 server answers ``{"op": "exit", "pid": pid, "code": code}``. ``{"op": "kill", "pid": pid}``
-kills a worker and all its descendants.
+kills a worker and all its descendants (``C1`` kills the namespace's init and exits once
+the namespace is empty); with ``"hard": true`` it kills ``C1`` itself.
 """
 
 from __future__ import annotations
@@ -179,9 +180,15 @@ def _isolated(request: dict, fds: list[int], run: Callable[[dict], None]) -> int
     _call(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID), "unshare")
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     _private_folders(request)
+    started: list[int] = []
+    # SIGTERM (the server's "kill"): kill the namespace's init, then wait for it. Its waitpid returns
+    # only once the kernel has killed and reaped everything in the namespace.
+    signal.signal(signal.SIGTERM, lambda *_: started and os.kill(started[0], signal.SIGKILL))
     init = os.fork()
     if init == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _child(lambda: _as_init(request, fds, run))
+    started.append(init)
     for fd in fds:
         os.close(fd)
     _, status = os.waitpid(init, 0)
@@ -271,7 +278,7 @@ def serve(control: socket.socket, run: Callable[[dict], None]) -> None:
             children.add(pid)
             _send(control, {"op": "started", "pid": pid})
         elif request.get("op") == "kill" and request.get("pid") in children:
-            os.kill(int(request["pid"]), signal.SIGKILL)
+            os.kill(int(request["pid"]), signal.SIGKILL if request.get("hard") else signal.SIGTERM)
         else:
             for fd in fds:
                 os.close(fd)

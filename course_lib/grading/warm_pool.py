@@ -85,12 +85,17 @@ class PooledProcess:
         self.kill()
 
     def kill_tree(self) -> None:
-        """Kill the worker and everything it started; remove its folder once it is gone."""
-        if self.poll() is None:
-            self.server.kill(self.pid)
-        try:
-            self.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        """Kill the worker and everything it started (its exit is reported once its namespace
+        is empty); remove its folder once it is gone."""
+        for hard in (False, True):
+            if self.poll() is None:
+                self.server.kill(self.pid, hard=hard)
+            try:
+                self.wait(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        else:
             return  # the server is gone or stuck: the folder goes with the pool
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -228,10 +233,10 @@ class ForkServer:
                 return 137  # the server (and with it the worker) was killed
             return self._exits.get(pid)
 
-    def kill(self, pid: int) -> None:
+    def kill(self, pid: int, hard: bool = False) -> None:
         with self._lock:
             try:
-                self.control.send(json.dumps({"op": "kill", "pid": pid}).encode())
+                self.control.send(json.dumps({"op": "kill", "pid": pid, "hard": hard}).encode())
             except OSError:
                 pass
 
