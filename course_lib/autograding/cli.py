@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"largest submitted notebook read, MiB (default {Settings.max_notebook_mb})")
     parser.add_argument("--max-output-mb", type=_positive(int, "--max-output-mb"), default=Settings.max_output_mb,
                         help=f"outputs kept per graded notebook, MiB (default {Settings.max_output_mb})")
+    parser.add_argument("--no-warm-pool", action="store_true",
+                        help="start a fresh sandboxed Python (and torch) for each judge's worker instead of "
+                             "forking it from the warm pool; slower, same grades")
     parser.add_argument("--force", action="store_true", help="regrade every submission, changed or not")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--check-seed", type=_seed, default=None, metavar="N",
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(timeout=args.timeout, sandbox=sandbox, notebook_timeout=args.notebook_timeout,
                             max_write_mb=args.max_write_mb, max_write_files=args.max_write_files,
                             max_notebook_mb=args.max_notebook_mb, max_output_mb=args.max_output_mb,
-                            check_seed=seed)
+                            check_seed=seed, warm_pool=not args.no_warm_pool)
         progress = Progress(args.progress, verbose=args.verbose)
         try:
             report = grade_course(course, settings, jobs=args.jobs, force=args.force, log=progress,

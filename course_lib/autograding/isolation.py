@@ -52,6 +52,25 @@ def command_prefix(workdir: Path, overlays: Sequence[tuple[Path, Path]] = ()) ->
     return list(module.command_prefix(Path(workdir), module.SandboxConfig(), overlays=overlays))
 
 
+def warm_spawner(overlays: Sequence[tuple[Path, Path]] = ()):  # noqa: ANN201
+    """What starts a judge's worker from the warm pool for this forbidden set (None: no sandbox here).
+
+    The pool's fork server runs in the same sandbox as a cold worker (same binds, limits and
+    stubs); see :mod:`course_lib.grading.warm_pool`.
+    """
+    module = load_sandbox()
+    if module is None:
+        return None
+    from course_lib.grading import warm_pool
+
+    config = module.SandboxConfig()
+    overlays = tuple(overlays)
+    fresh_uid = module._fresh_id if module.sandbox_mode() == "root" else None
+    return warm_pool.spawner(
+        key=overlays, fresh_uid=fresh_uid, tmp_mb=config.file_size_mb,
+        command_for=lambda folder: module.command_prefix(folder, config, overlays=overlays, fork_server=True))
+
+
 def kernel_manager_class() -> type:
     """The kernel manager that starts notebook kernels inside the sandbox."""
     return load_sandbox().SandboxedKernelManager

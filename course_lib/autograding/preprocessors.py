@@ -374,6 +374,8 @@ class IsolatedVerdict(NbGraderPreprocessor):
 
     judge_timeout = Float(120.0, help="seconds the judge may take for one notebook").tag(config=True)
     use_sandbox = Bool(True, help="run the judge's worker under the sandbox prefix").tag(config=True)
+    warm_pool = Bool(True, help=("fork the judge's worker from a sandboxed server that has imported torch "
+                                 "already (course_lib.grading.warm_pool); only with the sandbox")).tag(config=True)
     workdir = Unicode("", help="scratch folder for the judge (the notebook's folder if empty)").tag(config=True)
 
     check_seed = Integer(None, allow_none=True, help=(
@@ -391,10 +393,12 @@ class IsolatedVerdict(NbGraderPreprocessor):
         code, added = sources
         try:
             Path(workdir).mkdir(parents=True, exist_ok=True)
-            prefix = (isolation.command_prefix(Path(workdir), overlays=isolation.worker_overlays(judge, checks))
-                      if self.use_sandbox else None)
+            overlays = isolation.worker_overlays(judge, checks)
+            prefix = isolation.command_prefix(Path(workdir), overlays=overlays) if self.use_sandbox else None
+            spawn = isolation.warm_spawner(overlays) if self.use_sandbox and self.warm_pool else None
             return judge.judge(code, checks, command_prefix=prefix, timeout=self.judge_timeout, cwd=workdir,
-                               added=added, seed=self.check_seed, cell_timeout=self.cell_timeout), None
+                               added=added, seed=self.check_seed, cell_timeout=self.cell_timeout,
+                               **({"spawn": spawn} if spawn else {})), None
         except Exception as error:  # never credit what could not be verified
             judge_error = f"the isolated judge could not run: {error!r}"
             self.log.error(judge_error)

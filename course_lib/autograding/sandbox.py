@@ -309,6 +309,12 @@ def _share_with(path: Path, gid: int) -> None:
     os.chmod(path, (path.stat().st_mode & 0o7777) | 0o1070)
 
 
+def sandbox_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a sandboxed process: ``PATH``, :data:`BASE_ENV` and ``env``."""
+    venv_bin = Path(sys.prefix) / "bin"
+    return {"PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin", **BASE_ENV, **(env or {})}
+
+
 def command_prefix(
     workdir: Path,
     config: SandboxConfig = SandboxConfig(),
@@ -316,6 +322,7 @@ def command_prefix(
     extra_rw: Sequence[Path] = (),
     env: Mapping[str, str] | None = None,
     overlays: Sequence[tuple[Path, Path]] = (),
+    fork_server: bool = False,
 ) -> list[str]:
     """The argv prefix that runs a command isolated, with ``workdir`` as its directory.
 
@@ -339,6 +346,12 @@ def command_prefix(
         overlays: ``(replacement, original)`` pairs: each replacement file or folder is
             mounted read-only over the original, wherever the original is visible in
             the sandbox (the judge hides implementations a graded exercise may not run).
+        fork_server: the prefix of the judge's fork server (:mod:`course_lib.grading.forkserver`),
+            which runs no student code itself and drops every privilege in each process it
+            forks: it keeps ``CAP_SYS_ADMIN`` (to give each worker its own namespaces and
+            ``/tmp``) and, as root, ``CAP_SETUID``/``CAP_SETGID`` (to give each worker a fresh
+            user ID), instead of dropping to an unprivileged user itself; ``workdir`` is not
+            shared with a sandbox group (the server makes each worker's folder its own).
 
     Returns:
         The argument list: ``bwrap ... -- prlimit ... -- [setpriv ... --]``.
@@ -360,10 +373,14 @@ def command_prefix(
             args.append("--unshare-net")
         # Keep only what setpriv needs to switch user; it drops those too.
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        if fork_server:
+            args += ["--cap-add", "CAP_SYS_ADMIN"]
     else:
         args += ["--unshare-all", "--unshare-user"]
         args += ["--uid", str(USERNS_UID), "--gid", str(USERNS_UID)]
         args += ["--disable-userns"]
+        if fork_server:  # capabilities inside the sandbox's own user namespace only
+            args += ["--cap-add", "CAP_SYS_ADMIN"]
         if config.network:
             args.append("--share-net")
     args += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
@@ -382,9 +399,7 @@ def command_prefix(
     for path in rw:
         args += ["--bind", str(path), str(path)]
     args += ["--chdir", str(workdir), "--clearenv"]
-    venv_bin = Path(sys.prefix) / "bin"
-    full_env = {"PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin", **BASE_ENV, **(env or {})}
-    for key, value in full_env.items():
+    for key, value in sandbox_environment(env).items():
         args += ["--setenv", key, value]
     mib = 1024 * 1024
     args += [
@@ -397,7 +412,7 @@ def command_prefix(
         "--core=0",
         "--",
     ]
-    if mode == "root":
+    if mode == "root" and not fork_server:
         sandbox_id = _fresh_id()
         for path in rw:
             _share_with(path, sandbox_id)
@@ -533,8 +548,13 @@ class SandboxedKernelManager(AsyncKernelManager):
     max_processes = Int(SandboxConfig.max_processes, config=True, help="RLIMIT_NPROC")
     network = Bool(False, config=True, help="keep the host network in the sandbox")
     file_size_mb = Int(SandboxConfig.file_size_mb, config=True, help="RLIMIT_FSIZE, MiB")
+    pool_root = Unicode("", config=True, help=(
+        "fork kernels from a warm server (course_lib.autograding.kernel_server) whose sandbox holds this "
+        "folder, of which each kernel sees only its own working folder (inside it); '' starts a cold "
+        "sandbox per kernel"))
 
     _sandbox_dir: Path | None = None
+    _pooled: tuple | None = None
 
     @property
     def sandbox_config(self) -> SandboxConfig:
@@ -552,18 +572,29 @@ class SandboxedKernelManager(AsyncKernelManager):
             raise ValueError(
                 f"transport must be 'ipc' when the sandbox has no network, got {self.transport!r}"
             )
+        workdir = Path(kw.get("cwd") or os.getcwd()).resolve()
+        server = self._kernel_server(workdir)
         if self._sandbox_dir is None:
-            self._sandbox_dir = Path(tempfile.mkdtemp(prefix="sandbox-kernel-"))
+            self._sandbox_dir = Path(tempfile.mkdtemp(prefix="sandbox-kernel-",
+                                                      dir=server.folder if server else None))
             self.connection_file = str(self._sandbox_dir / f"kernel-{uuid.uuid4()}.json")
             if self.transport == "ipc":
                 self.ip = str(self._sandbox_dir / "kernel")
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         self.kernel_spec.interrupt_mode = "message"
-        workdir = Path(kw.get("cwd") or os.getcwd())
         # JPY_PARENT_PID=1: the kernel's parent in its PID namespace is bwrap's
         # init; ipykernel then neither polls it nor prints its console banner.
         launch_env = kw.get("env") or os.environ
         passed = {k: launch_env[k] for k in KERNEL_PASSTHROUGH_ENV if k in launch_env}
+        self._pooled = None
+        if server is not None and kernel_cmd[1:3] == ["-m", "ipykernel_launcher"]:
+            uid = server.new_uid()
+            if uid is not None:  # the connection folder and file are the kernel's own
+                os.chown(self._sandbox_dir, uid, uid)
+                os.chown(self.connection_file, uid, uid)
+            self._pooled = (server, uid, workdir, sandbox_environment({"JPY_PARENT_PID": "1", **passed}),
+                            kernel_cmd[3:])
+            return kernel_cmd, kw
         prefix = command_prefix(
             workdir,
             self.sandbox_config,
@@ -578,6 +609,42 @@ class SandboxedKernelManager(AsyncKernelManager):
             os.chmod(self.connection_file, 0o640)
         return prefix + kernel_cmd, kw
 
+    def _kernel_server(self, workdir: Path):  # noqa: ANN202
+        """The warm kernel server for ``workdir`` (None: cold start; see :attr:`pool_root`)."""
+        root = Path(self.pool_root).resolve() if self.pool_root else None
+        if root is None or not workdir.is_relative_to(root) or workdir == root or sandbox_mode() != "root":
+            return None
+        from course_lib.grading import warm_pool
+
+        config = self.sandbox_config
+        try:
+            return warm_pool.server_for(
+                ("kernel", str(root), config), fresh_uid=_fresh_id if sandbox_mode() == "root" else None,
+                tmp_mb=config.file_size_mb, module="course_lib.autograding.kernel_server", python_flags=(),
+                command_for=lambda folder: command_prefix(root, config, extra_rw=[folder], fork_server=True))
+        except warm_pool.PoolUnavailable as error:
+            self.log.warning("warm kernel pool unavailable, starting kernels cold: %s", error)
+            return None
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        if self._pooled is None:
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        from course_lib.grading import warm_pool
+
+        server, uid, workdir, env, argv = self._pooled
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            process = server.spawn(workdir=workdir, stdio=[null, null, 2], uid=uid,
+                                   hide=str(Path(self.pool_root).resolve()),
+                                   env=env, argv=argv)
+        except warm_pool.PoolUnavailable as error:
+            raise RuntimeError(f"the warm kernel server could not start a kernel: {error}") from None
+        finally:
+            os.close(null)
+        provisioner = self.provisioner
+        provisioner.process, provisioner.pid, provisioner.pgid, provisioner.cwd = process, process.pid, None, workdir
+        self._reconcile_connection_info(provisioner.connection_info)
+
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if not restart and self._sandbox_dir is not None:
@@ -585,4 +652,5 @@ class SandboxedKernelManager(AsyncKernelManager):
             self._sandbox_dir = None
 
     pre_start_kernel = _async_pre_start_kernel  # type: ignore[assignment]
+    _launch_kernel = _async_launch_kernel  # type: ignore[assignment]
     cleanup_resources = _async_cleanup_resources  # type: ignore[assignment]

@@ -62,6 +62,9 @@ class Settings:
         max_notebook_mb: largest submitted notebook (and any other submitted file) read.
         max_output_mb: outputs kept per notebook after execution (text and rich output
             together); what is past it is dropped with a note.
+        warm_pool: fork the judge's workers from a sandboxed server that imported torch once
+            (:mod:`course_lib.grading.warm_pool`) instead of starting a Python per notebook;
+            grades are the same either way. Only with ``sandbox``.
     """
 
     timeout: int = 30
@@ -75,6 +78,7 @@ class Settings:
     max_write_files: int = 2000
     max_notebook_mb: int = 20
     max_output_mb: int = 10
+    warm_pool: bool = True
 
     def __post_init__(self) -> None:
         for name in ("timeout", "max_write_mb", "max_write_files", "max_notebook_mb", "max_output_mb"):
@@ -135,6 +139,8 @@ def nbgrader_config(course: Course, settings: Settings, db_url: str, **course_di
     if settings.sandbox:
         c.RobustExecute.kernel_manager_class = isolation.kernel_manager_class()
         c.SandboxedKernelManager.file_size_mb = settings.max_write_mb
+        if settings.warm_pool:  # kernels forked from a warm server that sees the course's sandbox folders
+            c.SandboxedKernelManager.pool_root = str(course.sandboxes)
     # With the judge on, it alone decides the checks: the kernel skips them (check() prints one
     # line, IsolatedVerdict writes the verdict) and the instructor's demo cells are not run.
     c.RobustExecute.defer_checks = settings.isolated_verdict
@@ -142,6 +148,7 @@ def nbgrader_config(course: Course, settings: Settings, db_url: str, **course_di
     c.RobustExecute.judge_in_parallel = settings.isolated_verdict  # the judge runs while the kernel does
     c.IsolatedVerdict.enabled = settings.isolated_verdict
     c.IsolatedVerdict.use_sandbox = settings.sandbox
+    c.IsolatedVerdict.warm_pool = settings.warm_pool
     c.IsolatedVerdict.judge_timeout = float(settings.judge_timeout or max(30, 2 * settings.timeout))
     c.IsolatedVerdict.cell_timeout = float(settings.timeout)
     c.IsolatedVerdict.check_seed = settings.check_seed

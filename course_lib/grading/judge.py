@@ -28,7 +28,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from course_lib.grading import policy, protocol
 from course_lib.grading.checks import REGISTRY
@@ -38,6 +38,7 @@ from course_lib.grading.errors import CheckFailed
 from course_lib.grading.protocol import WorkerStopped
 from course_lib.grading.report import Trace
 from course_lib.grading.subjects import RemoteSubject
+from course_lib.grading.warm_pool import PoolUnavailable
 
 WORKER_MODULE = "course_lib.grading.worker"
 MAX_RESTARTS = 4
@@ -57,16 +58,14 @@ class WorkerProcess:
 
     def __init__(self, sources: list[str], *, command_prefix: list[str] | None, timeout: float,
                  cwd: str | None, startup_timeout: float | None = None,
-                 forbidden: Forbidden = OPTIMIZER_IMPLEMENTATIONS, cell_timeout: float | None = None) -> None:
+                 forbidden: Forbidden = OPTIMIZER_IMPLEMENTATIONS, cell_timeout: float | None = None,
+                 spawn: Callable[[], Any] | None = None) -> None:
         self.timeout = timeout
         startup = max(timeout, 60.0) if startup_timeout is None else startup_timeout
         self.limit = startup
         self.budget = startup
         self._stderr_tail = bytearray()
-        environment = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
-        command = list(command_prefix or []) + [sys.executable, "-I", "-m", WORKER_MODULE]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, cwd=cwd, env=environment, start_new_session=True)
+        self.process = self._start(command_prefix, cwd, spawn)
         self._lines: queue.Queue = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -87,6 +86,19 @@ class WorkerProcess:
             self.close()
             raise WorkerStopped("it did not report on the solution cells")
         self.cells = [c if type(c) is dict else {"ok": False, "error": "?"} for c in cells]
+
+    @staticmethod
+    def _start(command_prefix: list[str] | None, cwd: str | None, spawn: Callable[[], Any] | None):
+        """A worker forked by the warm pool (``spawn``), or else a cold one under ``command_prefix``."""
+        if spawn is not None:
+            try:
+                return spawn()
+            except PoolUnavailable:
+                pass  # a cold worker grades the same, only slower
+        environment = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+        command = list(command_prefix or []) + [sys.executable, "-I", "-m", WORKER_MODULE]
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd=cwd, env=environment, start_new_session=True)
 
     def _read(self) -> None:
         stream = self.process.stdout
@@ -168,10 +180,13 @@ class WorkerProcess:
         return bytes(self._stderr_tail[-limit:]).decode("utf-8", "replace")
 
     def close(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
+        if hasattr(self.process, "kill_tree"):  # a pooled worker: its server kills its namespace
+            self.process.kill_tree()
+        else:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError, OSError):
+                pass
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             try:
                 stream.close()
@@ -249,7 +264,7 @@ def judge_checks(sources: list[str], checks: list[tuple[str, str]], *,
                  command_prefix: list[str] | None = None, timeout: float = 60.0,
                  cwd: str | None = None, startup_timeout: float | None = None,
                  added: Iterable[int] = (), seed: int | None = None,
-                 cell_timeout: float | None = None) -> list[Verdict]:
+                 cell_timeout: float | None = None, spawn: Callable[[], Any] | None = None) -> list[Verdict]:
     """Like :func:`judge`, but one verdict per ``(check_id, class_name)`` pair, in order.
 
     The same check may appear for several classes (e.g. to grade several
@@ -296,7 +311,7 @@ def judge_checks(sources: list[str], checks: list[tuple[str, str]], *,
                     restarts += 1
                     worker = WorkerProcess(sources, command_prefix=command_prefix, timeout=timeout, cwd=cwd,
                                            startup_timeout=startup_timeout, forbidden=forbidden,
-                                           cell_timeout=cell_timeout)
+                                           cell_timeout=cell_timeout, spawn=spawn)
                 except WorkerStopped as stopped:
                     broken = f"while running your solution cells: {stopped}"
                     verdicts[index] = Verdict(check_id, False,
@@ -333,7 +348,9 @@ def judge(sources: list[str], checks: list[tuple[str, str]], *, command_prefix: 
         cwd: working directory of the worker.
         **kw: ``added`` (indices of the cells the student added: run, not scanned),
             ``seed`` (the grading seed of the secret inputs; None for the public ones),
-            ``cell_timeout`` (seconds each cell may run in the worker), ``startup_timeout``.
+            ``cell_timeout`` (seconds each cell may run in the worker), ``startup_timeout``,
+            ``spawn`` (starts a worker from the warm pool, :mod:`course_lib.grading.warm_pool`;
+            when it cannot, a cold worker is started under ``command_prefix``).
 
     Returns:
         One :class:`Verdict` per check id.

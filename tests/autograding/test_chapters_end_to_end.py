@@ -88,6 +88,8 @@ def check_batch(course, report, cases):
     for (student, assignment) in cases:
         result = statuses[(student, assignment)]
         assert result.status == "graded", (student, assignment, result.reason)
+        assert "feedback not generated" not in result.reason, (student, assignment, result.reason)
+        assert list((course.feedback / student / assignment).glob("*.html")), (student, assignment, "no feedback")
         cells = scores(course, student, assignment)
         assert cells, f"{assignment}: no graded test cell"
         total, maximum = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())

@@ -57,3 +57,28 @@ def host_server() -> Iterator[int]:
     stop.set()
     thread.join(timeout=2)
     server.close()
+
+
+@pytest.fixture(params=["cold_worker", "warm_pool"])
+def worker_spawn(request, sandbox_available):
+    """How the judge starts its worker: ``spawn_for(overlays)`` gives the judge's ``spawn`` argument.
+
+    ``cold_worker``: None, a fresh sandbox and Python per worker. ``warm_pool``: forked from
+    the pool's server (course_lib.grading.warm_pool), strictly: a pool that cannot start a
+    worker fails the test instead of falling back to a cold one.
+    """
+    if request.param == "cold_worker":
+        return lambda overlays=(): None
+    from course_lib.autograding import isolation
+
+    def spawn_for(overlays=()):
+        spawn = isolation.warm_spawner(overlays)
+
+        def strict():
+            from course_lib.grading.warm_pool import PoolUnavailable
+            try:
+                return spawn()
+            except PoolUnavailable as error:
+                raise RuntimeError(f"the warm pool did not start a worker: {error}") from None
+        return strict
+    return spawn_for

@@ -65,8 +65,11 @@ def renamed(source: str, class_name: str, new_name: str) -> str:
     return re.sub(rf"\bclass {class_name}\b", f"class {new_name}", source)
 
 
-def judge_with_honest_students(assignment: str, attack: str, tmp_path, added: tuple = ()):
-    """Judge the attack beside an honest correct and an honest wrong class, in one sandboxed worker."""
+def judge_with_honest_students(assignment: str, attack: str, tmp_path, added: tuple = (), spawn_for=None):
+    """Judge the attack beside an honest correct and an honest wrong class, in one sandboxed worker.
+
+    ``spawn_for``: the ``worker_spawn`` fixture (a cold worker, or one forked from the warm pool).
+    """
     class_name = CLASS_OF[assignment]
     correct, wrong = (attacks.fixture(assignment, stem) for stem in HONEST[assignment])
     sources = [renamed(correct.read_text(), class_name, "HonestCorrect"),
@@ -74,9 +77,10 @@ def judge_with_honest_students(assignment: str, attack: str, tmp_path, added: tu
     ids = checks_of(class_name)
     checks = ([(c, "HonestCorrect") for c in ids] + [(c, "HonestWrong") for c in ids]
               + [(c, class_name) for c in ids])
-    prefix = command_prefix(tmp_path, overlays=worker_overlays(checks))
+    overlays = worker_overlays(checks)
+    prefix = command_prefix(tmp_path, overlays=overlays)
     verdicts = judge_checks(sources, checks, command_prefix=prefix, timeout=60, cwd=str(tmp_path),
-                            seed=GRADING_SEED, added=added)
+                            seed=GRADING_SEED, added=added, spawn=spawn_for(overlays) if spawn_for else None)
     n = len(ids)
     honest_correct, honest_wrong, attacked = verdicts[:n], verdicts[n:2 * n], verdicts[2 * n:]
     assert all(v.passed for v in honest_correct), [v.message for v in honest_correct if not v.passed]
@@ -101,11 +105,11 @@ ROUTES = {
 
 
 @pytest.mark.parametrize("route", ROUTES)
-def test_delegation_route_earns_nothing(route: str, tmp_path) -> None:
+def test_delegation_route_earns_nothing(route: str, tmp_path, worker_spawn) -> None:
     assignment, source = ROUTES[route]
     class_name = CLASS_OF[assignment]
     assert all(local_passes(source, class_name).values()), "the attack must work where torch's code runs"
-    attacked = judge_with_honest_students(assignment, source, tmp_path)
+    attacked = judge_with_honest_students(assignment, source, tmp_path, spawn_for=worker_spawn)
     assert not any(v.passed for v in attacked), [v.check_id for v in attacked if v.passed]
     # the walk finds only refusing stubs, with no module globals to reach into: the cell fails
     said = ("someone else's implementation", "is not defined") if route.startswith("subclass") else (

@@ -103,17 +103,22 @@ class ClippingOptimizer:
 '''
 
 
-def run_judge(tmp_path: Path, source: str, checks: list[tuple[str, str]]) -> dict:
-    workdir = tmp_path / "judge"
-    workdir.mkdir()
-    return judge([source], checks, command_prefix=command_prefix(workdir), timeout=30, cwd=str(workdir))
+@pytest.fixture
+def run_judge(worker_spawn):
+    """Judge one source with a cold worker, or with one forked from the warm pool (both must hold)."""
+    def run(tmp_path: Path, source: str, checks: list[tuple[str, str]]) -> dict:
+        workdir = tmp_path / "judge"
+        workdir.mkdir()
+        return judge([source], checks, command_prefix=command_prefix(workdir), timeout=30, cwd=str(workdir),
+                     spawn=worker_spawn())
+    return run
 
 
 def passed(verdicts: dict) -> list[str]:
     return sorted(check for check, verdict in verdicts.items() if verdict.passed)
 
 
-def test_correct_solution_passes_in_the_sandboxed_judge(tmp_path: Path) -> None:
+def test_correct_solution_passes_in_the_sandboxed_judge(run_judge, tmp_path: Path) -> None:
     source = (FIXTURES / "02_adam" / "correct_in_place.py").read_text()
     verdicts = run_judge(tmp_path, source, ADAM_CHECKS)
     assert passed(verdicts) == sorted(check for check, _ in ADAM_CHECKS), {
@@ -121,7 +126,7 @@ def test_correct_solution_passes_in_the_sandboxed_judge(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("attack", JUDGE_ATTACKS)
-def test_adam_attack_gets_no_verdict(tmp_path: Path, attack: str) -> None:
+def test_adam_attack_gets_no_verdict(run_judge, tmp_path: Path, attack: str) -> None:
     assert passed(run_judge(tmp_path, cheating_attacks()[attack], ADAM_CHECKS)) == []
 
 
@@ -130,11 +135,11 @@ def test_adam_attack_gets_no_verdict(tmp_path: Path, attack: str) -> None:
     [(SCHEDULER_FROM_TORCH, SCHEDULE_CHECKS), (CLIPPING_FROM_TORCH, CLIPPING_CHECKS)],
     ids=["lr_scheduler_from_torch", "clipping_from_torch_nn_utils"],
 )
-def test_chapter_attack_using_torch_gets_no_verdict(tmp_path: Path, source: str, checks: list) -> None:
+def test_chapter_attack_using_torch_gets_no_verdict(run_judge, tmp_path: Path, source: str, checks: list) -> None:
     assert passed(run_judge(tmp_path, source, checks)) == []
 
 
-def test_reference_copied_from_disk_gets_no_verdict(tmp_path: Path) -> None:
+def test_reference_copied_from_disk_gets_no_verdict(run_judge, tmp_path: Path) -> None:
     """Graded code that loads a copy of the reference from disk must not pass."""
     verdicts = run_judge(tmp_path, REFERENCE_COPY, ADAM_CHECKS)
     assert passed(verdicts) == []
