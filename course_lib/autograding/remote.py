@@ -35,6 +35,7 @@ import hashlib
 import socket
 import stat
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -304,6 +305,20 @@ def _outputs(folder: Path, suffix: str, limit: int) -> dict[str, tuple[int, byte
             for entry in safefs.entries(folder) if entry.is_file and entry.name.endswith(suffix)}
 
 
+def _tasks_folder() -> Path:
+    """This worker process's folder of scratch courses, made once: the kernels' warm server serves
+    them all (``worker.KERNEL_POOL_ROOT``)."""
+    from . import worker
+
+    with _TASKS_LOCK:  # a worker may run several tasks at once, in threads
+        if worker.KERNEL_POOL_ROOT is None or not worker.KERNEL_POOL_ROOT.is_dir():
+            worker.KERNEL_POOL_ROOT = Path(tempfile.mkdtemp(prefix="course-tasks-")).resolve()
+        return worker.KERNEL_POOL_ROOT
+
+
+_TASKS_LOCK = threading.Lock()
+
+
 def grade_task(payload: dict) -> dict:
     """The Dask task: grade one shipped submission in a private scratch course; plain data back.
 
@@ -333,7 +348,7 @@ def grade_task(payload: dict) -> dict:
             return failed(f"the sandbox cannot run on the Dask worker on {host}: {why} (fix it there, "
                           "or grade trusted submissions with --no-sandbox)")
     init_worker()
-    root = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    root = Path(tempfile.mkdtemp(prefix="course-grade-", dir=_tasks_folder()))
     try:
         course = Course(root=root, source=root / "source", db_url=payload["db_url"],
                         course_id=payload["course_id"], config=payload["config"])

@@ -621,6 +621,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             return warm_pool.server_for(
                 ("kernel", str(root), config), fresh_uid=_fresh_id if sandbox_mode() == "root" else None,
                 tmp_mb=config.file_size_mb, module="course_lib.autograding.kernel_server", python_flags=(),
+                family="kernels",
                 command_for=lambda folder: command_prefix(root, config, extra_rw=[folder], fork_server=True))
         except warm_pool.PoolUnavailable as error:
             self.log.warning("warm kernel pool unavailable, starting kernels cold: %s", error)

@@ -38,6 +38,12 @@ from .repair import SubmissionError, locate_notebooks, read_notebook, restore_me
 UNGRADED = ("missing_notebook", "invalid_notebook", "unsafe_notebook", "too_large", "invalid_name", "failed")
 
 
+#: a folder holding every scratch course this process grades (a Dask worker's tasks): the kernels'
+#: warm server then serves them all, instead of one server per course (each kernel still sees
+#: only its own working folder); None: the course's own sandbox folder
+KERNEL_POOL_ROOT: Path | None = None
+
+
 @dataclass(frozen=True)
 class Settings:
     """How a batch is graded.
@@ -140,7 +146,8 @@ def nbgrader_config(course: Course, settings: Settings, db_url: str, **course_di
         c.RobustExecute.kernel_manager_class = isolation.kernel_manager_class()
         c.SandboxedKernelManager.file_size_mb = settings.max_write_mb
         if settings.warm_pool:  # kernels forked from a warm server that sees the course's sandbox folders
-            c.SandboxedKernelManager.pool_root = str(course.sandboxes)
+            shared = KERNEL_POOL_ROOT is not None and course.sandboxes.resolve().is_relative_to(KERNEL_POOL_ROOT)
+            c.SandboxedKernelManager.pool_root = str(KERNEL_POOL_ROOT if shared else course.sandboxes)
     # With the judge on, it alone decides the checks: the kernel skips them (check() prints one
     # line, IsolatedVerdict writes the verdict) and the instructor's demo cells are not run.
     c.RobustExecute.defer_checks = settings.isolated_verdict

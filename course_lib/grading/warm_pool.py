@@ -119,6 +119,8 @@ class ForkServer:
         self.folder, self.fresh_uid, self.tmp_mb = Path(folder), fresh_uid, tmp_mb
         self._lock = threading.Lock()
         self._exits: dict[int, int] = {}
+        self._running: set[int] = set()
+        self.family: str | None = None
         self._stderr_tail = bytearray()
         self.control, remote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -160,11 +162,21 @@ class ForkServer:
             message = json.loads(data)
             if message.get("op") == "exit":
                 self._exits[int(message["pid"])] = int(message["code"])
+                self._running.discard(int(message["pid"]))
+            elif message.get("op") == "started":
+                self._running.add(int(message["pid"]))
             if wanted(message):
                 return message
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def idle(self) -> bool:
+        """No worker of this server is running (or the server is gone)."""
+        with self._lock:
+            if self.alive():
+                self._receive(0, lambda m: False)
+            return not self._running or not self.alive()
 
     def new_uid(self) -> int | None:
         """A fresh user ID for the next worker (as root), or None."""
@@ -274,7 +286,8 @@ _registry_lock = threading.Lock()
 
 
 def server_for(key: object, command_for: Callable[[Path], list[str]], fresh_uid: Callable[[], int] | None,
-               tmp_mb: int = 512, module: str = SERVER_MODULE, python_flags: tuple[str, ...] = ("-I",)) -> ForkServer:
+               tmp_mb: int = 512, module: str = SERVER_MODULE, python_flags: tuple[str, ...] = ("-I",),
+               family: str | None = None) -> ForkServer:
     """The running fork server of ``key`` in this process, started on first use.
 
     Args:
@@ -283,6 +296,9 @@ def server_for(key: object, command_for: Callable[[Path], list[str]], fresh_uid:
         fresh_uid: allocates each worker's user ID (as root), or None.
         tmp_mb: size of each worker's private ``/tmp``.
         module: the server's module (run with ``python <python_flags> -m``).
+        family: servers of one family (e.g. the kernels' servers of successive courses)
+            replace each other: starting one stops the family's idle servers of other keys,
+            so that a process grading many courses keeps one of them, not one per course.
 
     Raises:
         PoolUnavailable: the server cannot start (and will not be tried again in this process).
@@ -292,6 +308,8 @@ def server_for(key: object, command_for: Callable[[Path], list[str]], fresh_uid:
             raise PoolUnavailable(_disabled[key])
         server = _servers.get(key)
         if server is None or not server.alive():
+            if family is not None:
+                _retire_family(family, keep=key)
             folder = Path(tempfile.mkdtemp(prefix="course-pool-", dir=_pool_parent()))
             folder.chmod(0o711)  # workers may enter their own folder, not list the others
             _folders.append(folder)
@@ -304,8 +322,20 @@ def server_for(key: object, command_for: Callable[[Path], list[str]], fresh_uid:
             if not _servers:
                 # A multiprocessing worker ends with os._exit (no atexit): register there too.
                 multiprocessing.util.Finalize(None, close_all, exitpriority=100)
+            server.family = family
             _servers[key] = server
         return server
+
+
+def _retire_family(family: str, keep: object) -> None:
+    """Stop the idle servers of ``family`` other than ``keep``'s, and remove their folders."""
+    for other, server in list(_servers.items()):
+        if other != keep and getattr(server, "family", None) == family and server.idle():
+            server.close()
+            del _servers[other]
+            if server.folder in _folders:
+                _folders.remove(server.folder)
+            shutil.rmtree(server.folder, ignore_errors=True)
 
 
 def spawner(key: object, command_for: Callable[[Path], list[str]],
