@@ -259,3 +259,22 @@ def test_batch_grades_are_the_same_with_and_without_the_pools(tmp_path: Path) ->
     if sandbox_mode() == "root":
         uids = [seen["uid"] for seen in facts.values()]
         assert 0 not in uids and len(set(uids)) == len(uids), uids
+
+
+def test_servers_of_a_family_replace_each_other_when_idle(tmp_path: Path) -> None:
+    """A process grading course after course keeps one kernels' server, not one per course."""
+    from course_lib.autograding import sandbox
+    from course_lib.grading import warm_pool
+
+    def start(name: str):
+        return warm_pool.server_for(("family-test", name, str(tmp_path)), family=f"family-test-{tmp_path.name}",
+                                    fresh_uid=sandbox._fresh_id if sandbox_mode() == "root" else None,
+                                    command_for=lambda folder: command_prefix(folder, fork_server=True))
+    first = start("first")
+    busy = first.spawn()  # a worker still running: its server must stay
+    second = start("second")
+    assert first.alive() and second.alive()
+    busy.kill_tree()
+    third = start("third")
+    assert not first.alive() and not second.alive() and third.alive()
+    assert not first.folder.exists() and not second.folder.exists()
