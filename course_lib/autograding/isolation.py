@@ -52,11 +52,12 @@ def command_prefix(workdir: Path, overlays: Sequence[tuple[Path, Path]] = ()) ->
     return list(module.command_prefix(Path(workdir), module.SandboxConfig(), overlays=overlays))
 
 
-def warm_spawner(overlays: Sequence[tuple[Path, Path]] = ()):  # noqa: ANN201
+def warm_spawner(overlays: Sequence[tuple[Path, Path]] = (), cold_first: bool = False):  # noqa: ANN201
     """What starts a judge's worker from the warm pool for this forbidden set (None: no sandbox here).
 
     The pool's fork server runs in the same sandbox as a cold worker (same binds, limits and
-    stubs); see :mod:`course_lib.grading.warm_pool`.
+    stubs); see :mod:`course_lib.grading.warm_pool`. ``cold_first``: start the server only
+    when a second worker of this set is asked for in this process.
     """
     module = load_sandbox()
     if module is None:
@@ -67,7 +68,7 @@ def warm_spawner(overlays: Sequence[tuple[Path, Path]] = ()):  # noqa: ANN201
     overlays = tuple(overlays)
     fresh_uid = module._fresh_id if module.sandbox_mode() == "root" else None
     return warm_pool.spawner(
-        key=overlays, fresh_uid=fresh_uid, tmp_mb=config.file_size_mb,
+        key=overlays, fresh_uid=fresh_uid, tmp_mb=config.file_size_mb, cold_first=cold_first,
         command_for=lambda folder: module.command_prefix(folder, config, overlays=overlays, fork_server=True))
 
 

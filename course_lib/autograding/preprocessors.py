@@ -395,7 +395,8 @@ class IsolatedVerdict(NbGraderPreprocessor):
             Path(workdir).mkdir(parents=True, exist_ok=True)
             overlays = isolation.worker_overlays(judge, checks)
             prefix = isolation.command_prefix(Path(workdir), overlays=overlays) if self.use_sandbox else None
-            spawn = isolation.warm_spawner(overlays) if self.use_sandbox and self.warm_pool else None
+            use_pool = self.use_sandbox and self.warm_pool
+            spawn = isolation.warm_spawner(overlays, cold_first=True) if use_pool else None
             return judge.judge(code, checks, command_prefix=prefix, timeout=self.judge_timeout, cwd=workdir,
                                added=added, seed=self.check_seed, cell_timeout=self.cell_timeout,
                                **({"spawn": spawn} if spawn else {})), None

@@ -339,14 +339,33 @@ def _retire_family(family: str, keep: object) -> None:
 
 
 def spawner(key: object, command_for: Callable[[Path], list[str]],
-            fresh_uid: Callable[[], int] | None, tmp_mb: int = 512) -> Callable[[], PooledProcess]:
+            fresh_uid: Callable[[], int] | None, tmp_mb: int = 512,
+            cold_first: bool = False) -> Callable[[], PooledProcess]:
     """What starts a judge's worker from the pool of the forbidden set ``key`` (see :func:`server_for`).
+
+    Args:
+        cold_first: the first worker of ``key`` in this process is started cold (the callable
+            raises :class:`PoolUnavailable`), the server only when a second one is asked for.
+            A server costs about what a cold worker does, so it pays off only when it is
+            used again: a forbidden set that a batch meets once (a chapter with its own set,
+            graded once by this process) is not worth one.
 
     Returns:
         A callable that returns a :class:`PooledProcess`, or raises :class:`PoolUnavailable`
         (the judge then starts a cold worker).
     """
-    return lambda: server_for(key, command_for, fresh_uid, tmp_mb).spawn()
+    def spawn() -> PooledProcess:
+        if cold_first:
+            with _registry_lock:
+                _asked[key] = _asked.get(key, 0) + 1
+                first = _asked[key] == 1 and key not in _servers
+            if first:
+                raise PoolUnavailable("the first worker of an exercise's set is started cold")
+        return server_for(key, command_for, fresh_uid, tmp_mb).spawn()
+    return spawn
+
+
+_asked: dict[object, int] = {}
 
 
 @atexit.register

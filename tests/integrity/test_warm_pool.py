@@ -278,3 +278,14 @@ def test_servers_of_a_family_replace_each_other_when_idle(tmp_path: Path) -> Non
     third = start("third")
     assert not first.alive() and not second.alive() and third.alive()
     assert not first.folder.exists() and not second.folder.exists()
+
+
+def test_a_set_met_once_gets_no_server(tmp_path: Path) -> None:
+    """With ``cold_first`` (the pipeline's setting) a server starts only for a set asked for twice."""
+    spawn = spawner(key=("cold-first", str(tmp_path)), fresh_uid=None, cold_first=True,
+                    command_for=lambda folder: command_prefix(folder, fork_server=True))
+    with pytest.raises(PoolUnavailable, match="started cold"):
+        spawn()
+    second = spawn()
+    assert isinstance(second, PooledProcess)
+    second.kill_tree()
