@@ -199,12 +199,16 @@ class ForkServer:
                 raise PoolUnavailable(f"the fork server stopped: {self.stderr_tail()}")
             uid = self.new_uid() if uid is None else uid
             own_folder = workdir is None
-            if own_folder:
-                workdir = self.folder / f"worker-{secrets.token_hex(8)}"
-                workdir.mkdir(mode=0o700)
-            if uid is not None:
-                os.chown(workdir, uid, uid)
-                os.chmod(workdir, 0o700)
+            try:
+                if own_folder:
+                    workdir = self.folder / f"worker-{secrets.token_hex(8)}"
+                    workdir.mkdir(mode=0o700)
+                if uid is not None:
+                    os.chown(workdir, uid, uid)
+                    os.chmod(workdir, 0o700)
+            except OSError as error:  # e.g. the pool's folder was removed: a new server next time
+                self.close()
+                raise PoolUnavailable(f"cannot prepare the worker's folder: {error}") from None
             ours: list[int] | None = None
             theirs = list(stdio or [])
             if stdio is None:
@@ -271,6 +275,21 @@ class ForkServer:
             pass
 
 
+STALE_SECONDS = 24 * 3600
+
+
+def _remove_stale_folders(parent: str) -> None:
+    """Remove empty pool folders untouched for a day: left by grading processes that were killed
+    before they could remove theirs (a live server's folder changes with every worker)."""
+    now = time.time()
+    for folder in Path(parent).glob("course-pool-*"):
+        try:
+            if folder.lstat().st_mtime < now - STALE_SECONDS and folder.is_dir() and not folder.is_symlink():
+                folder.rmdir()  # only if empty
+        except OSError:
+            continue
+
+
 def _pool_parent() -> str:
     """Where pool folders go: not under ``/tmp`` or ``/dev/shm``, which each worker gets fresh (and empty)."""
     for candidate in ("/var/tmp", os.path.join(os.path.expanduser("~"), ".cache")):
@@ -310,6 +329,7 @@ def server_for(key: object, command_for: Callable[[Path], list[str]], fresh_uid:
         if server is None or not server.alive():
             if family is not None:
                 _retire_family(family, keep=key)
+            _remove_stale_folders(_pool_parent())
             folder = Path(tempfile.mkdtemp(prefix="course-pool-", dir=_pool_parent()))
             folder.chmod(0o711)  # workers may enter their own folder, not list the others
             _folders.append(folder)
