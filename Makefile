@@ -53,10 +53,10 @@ student: $(STAMP)
 	$(BIN)/python -m course_lib.release
 
 autograde: $(STAMP)
-	$(BIN)/python -m course_lib.autograding $(ARGS)
+	$(BIN)/python -m course_grader $(ARGS)
 
 grade-demo: $(STAMP)
-	$(BIN)/python -m course_lib.autograding.demo
+	$(BIN)/python -m course_grader.pipeline.demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

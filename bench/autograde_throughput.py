@@ -36,10 +36,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from course_lib.autograding import isolation, scratch  # noqa: E402
-from course_lib.autograding.cli import GRADERS  # noqa: E402
-from course_lib.autograding.pipeline import grade_course  # noqa: E402
-from course_lib.autograding.worker import Settings  # noqa: E402
+from course_grader.pipeline import isolation, scratch  # noqa: E402
+from course_grader.pipeline.cli import GRADERS  # noqa: E402
+from course_grader.pipeline.batch import grade_course  # noqa: E402
+from course_grader.pipeline.submission import Settings  # noqa: E402
 
 STOCK_CONFIG = """\
 c = get_config()

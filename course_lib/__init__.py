@@ -23,7 +23,7 @@ Chapter 10 grades four functions, in :mod:`course_lib.training_loop`: ``train_st
 from importlib import import_module
 
 # Each reference class is imported on first use, not with the package: a grading
-# worker imports ``course_lib.grading`` and must not have the reference solutions
+# worker imports ``course_lib.checks`` and must not have the reference solutions
 # loaded (it blocks them before running a student's code).
 _HOMES = {
     "AdagradOptimizer": "course_lib.adagrad",

@@ -1,6 +1,6 @@
 """How a failing check looks in the notebook: its message, without the grader's stack.
 
-A check that fails raises :class:`~course_lib.grading.errors.CheckFailed` deep inside the
+A check that fails raises :class:`~course_lib.checks.errors.CheckFailed` deep inside the
 grading code; IPython's default traceback would show six frames of that code before the
 message that teaches (which case, step and entry, expected, obtained, hint). In the
 notebook, and in the Validate dialog that quotes the error output, the message comes first
@@ -28,7 +28,7 @@ def show_check_failures_briefly() -> None:
     shell = get_ipython()
     if shell is None:
         return
-    from course_lib.grading.errors import CheckFailed
+    from course_lib.checks.errors import CheckFailed
 
     def handler(shell, etype, value, tb, tb_offset=None):
         lines = brief(etype, value)

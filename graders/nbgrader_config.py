@@ -7,7 +7,7 @@ Layout, relative to this folder:
   autograded/, feedback/                       nbgrader's outputs
   gradebook.db                                 the gradebook (SQLite; COURSE_DB_URL overrides)
 
-`make autograde` (python -m course_lib.autograding) reads this file; see docs/instructors.md.
+`make autograde` (python -m course_grader) reads this file; see docs/instructors.md.
 """
 import os
 from pathlib import Path
@@ -33,10 +33,10 @@ c.ClearOutputPreprocessor.enabled = True
 c.GenerateAssignment.create_assignment = True
 
 # Feedback never shows hidden tests, also when `nbgrader generate_feedback` is run by hand:
-# each hidden region becomes "# hidden test: <check id>" (course_lib/autograding/preprocessors.py).
-# `make autograde` (python -m course_lib.autograding) sets this itself, with its other steps.
+# each hidden region becomes "# hidden test: <check id>" (course_grader/pipeline/preprocessors.py).
+# `make autograde` (python -m course_grader) sets this itself, with its other steps.
 try:
-    from course_lib.autograding.preprocessors import HideHiddenTests
+    from course_grader.pipeline.preprocessors import HideHiddenTests
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
 except ImportError:  # course_lib not installed in this Python: nbgrader's default feedback

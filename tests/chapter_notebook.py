@@ -15,10 +15,10 @@ import nbformat
 import numpy as np
 import torch
 
-from course_lib.grading import check
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.judge import find_checks
-from course_lib.grading.subjects import LocalSubject
+from course_lib.checks import check
+from course_lib.checks.chapters import REGISTRY
+from course_grader.judge.trusted import find_checks
+from course_lib.checks.subjects import LocalSubject
 
 ROOT = Path(__file__).resolve().parents[1]
 HIDDEN = re.compile(

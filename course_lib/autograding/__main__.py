@@ -1,5 +1,5 @@
-"""``python -m course_lib.autograding``: see :mod:`course_lib.autograding.cli`."""
-from course_lib.autograding.cli import main
+"""``python -m course_lib.autograding``: the old name of ``python -m course_grader``."""
+from course_lib.autograding import run_moved
 
-if __name__ == "__main__":  # worker processes re-import this module: keep the guard
-    raise SystemExit(main())
+if __name__ == "__main__":
+    run_moved("course_grader", "course_lib.autograding")

@@ -12,9 +12,9 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_lib.autograding import scratch
-from course_lib.autograding.pipeline import grade_course
-from course_lib.autograding.worker import Settings
+from course_grader.pipeline import scratch
+from course_grader.pipeline.batch import grade_course
+from course_grader.pipeline.submission import Settings
 
 ASSIGNMENT = "probe"
 NOTEBOOK = "probe"

@@ -24,8 +24,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the probe module next to this file
 import autograding_probe as probe  # noqa: E402
-from course_lib.autograding import scratch  # noqa: E402
-from course_lib.autograding.pipeline import grade_course  # noqa: E402
+from course_grader.pipeline import scratch  # noqa: E402
+from course_grader.pipeline.batch import grade_course  # noqa: E402
 
 DATABASE = "optim_course"
 SUPERUSER = "grader"

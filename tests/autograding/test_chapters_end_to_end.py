@@ -17,11 +17,11 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from course_lib.autograding import scratch
-from course_lib.autograding.pipeline import grade_course
-from course_lib.autograding.preprocessors import DEMO_PLACEHOLDER, demo_cells
-from course_lib.autograding.worker import Settings
-from course_lib.grading.judge import find_checks
+from course_grader.pipeline import scratch
+from course_grader.pipeline.batch import grade_course
+from course_grader.pipeline.preprocessors import DEMO_PLACEHOLDER, demo_cells
+from course_grader.pipeline.submission import Settings
+from course_grader.judge.trusted import find_checks
 
 REPO = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = REPO / "tests" / "fixtures" / "implementations"

@@ -17,10 +17,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.autograding import isolation, remote, scratch
-from course_lib.autograding.course import Course
-from course_lib.autograding.pipeline import ConfigurationError, grade_course
-from course_lib.autograding.worker import Result, Settings
+from course_grader.pipeline import isolation, dask_cluster, scratch
+from course_grader.pipeline.course import Course
+from course_grader.pipeline.batch import ConfigurationError, grade_course
+from course_grader.pipeline.submission import Result, Settings
 
 IMPLEMENTATIONS = Path(__file__).resolve().parents[1] / "fixtures" / "implementations"
 ASSIGNMENT = "01_gradient_descent"
@@ -106,7 +106,7 @@ def test_a_dask_cluster_grades_exactly_as_one_machine(postgres_database, cluster
     assert again.regraded == [] and _grades(courses["dask"]) == rows
 
     # What a task is given names no path of the course folder: the worker could not use one.
-    payload = remote.pack(courses["dask"], "wrong_dampening", ASSIGNMENT, SETTINGS, courses["dask"].db_url)
+    payload = dask_cluster.pack(courses["dask"], "wrong_dampening", ASSIGNMENT, SETTINGS, courses["dask"].db_url)
     assert str(tmp_path) not in repr(payload) and not any(isinstance(v, Path) for v in payload.values())
 
 
@@ -140,13 +140,13 @@ def test_a_task_that_raises_or_kills_its_workers_fails_only_its_submission(clust
 
     def pack(course, student, assignment, settings, db_url):
         if payloads[student] is None:
-            raise remote.SubmissionError("missing_notebook", "missing gradient_descent.ipynb")
+            raise dask_cluster.SubmissionError("missing_notebook", "missing gradient_descent.ipynb")
         return {**payloads[student], "notes": []}
 
-    monkeypatch.setattr(remote, "pack", pack)
+    monkeypatch.setattr(dask_cluster, "pack", pack)
     todo = [(course, student, ASSIGNMENT, SETTINGS, "postgresql://unused") for student in payloads]
     with Client(cluster.scheduler_address, set_as_default=False) as client:
-        results = {r["student"]: r for r in remote.grade_on_dask(todo, client)}
+        results = {r["student"]: r for r in dask_cluster.grade_on_dask(todo, client)}
     assert {s: r["status"] for s, r in results.items()} == {
         "raises": "failed", "kills": "failed", "unstaged": "missing_notebook"}
     assert "grading task failed on the cluster: KeyError" in results["raises"]["reason"]
@@ -161,7 +161,7 @@ def test_a_sqlite_gradebook_is_refused_with_a_scheduler(tmp_path):
 
 
 def test_the_command_line_leaves_the_sandbox_to_the_workers_and_refuses_sqlite(monkeypatch, tmp_path, capsys):
-    from course_lib.autograding import cli
+    from course_grader.pipeline import cli
 
     monkeypatch.setattr(isolation, "sandbox_status", lambda: (False, "bwrap not found"))
     assert cli.main(["--course", str(tmp_path), "--scheduler", "tcp://127.0.0.1:8786"]) == 2
@@ -172,7 +172,7 @@ def test_the_command_line_leaves_the_sandbox_to_the_workers_and_refuses_sqlite(m
 def test_a_scheduler_without_workers_or_unreachable_is_a_configuration_error(monkeypatch, tmp_path):
     from distributed import LocalCluster
 
-    monkeypatch.setattr(remote, "CONNECT_TIMEOUT", 2)
+    monkeypatch.setattr(dask_cluster, "CONNECT_TIMEOUT", 2)
     course = scratch.new_course(tmp_path / "course")
     course = Course(root=course.root, source=course.source, db_url="postgresql://grader@127.0.0.1:1/unused")
     with LocalCluster(n_workers=0, processes=True, dashboard_address=":0", scheduler_port=0) as empty:
@@ -192,29 +192,29 @@ def _payload(**changes) -> dict:
     payload = {"student": "s1", "assignment": ASSIGNMENT, "course_id": "optim-course", "config": {},
                "db_url": "postgresql://nobody@127.0.0.1:1/none", "settings": {"timeout": 5, "sandbox": False},
                "release": {}, "source_files": {}, "staged": {}, "problems": {}, "notes": ["a note"],
-               "code_hash": remote.code_hash()}
+               "code_hash": dask_cluster.code_hash()}
     payload.update(changes)
     return payload
 
 
 def test_a_worker_running_other_grading_code_refuses_the_task():
-    out = remote.grade_task(_payload(code_hash="0" * 64))
+    out = dask_cluster.grade_task(_payload(code_hash="0" * 64))
     assert out["result"]["status"] == "failed"
     assert "other grading code" in out["result"]["reason"] and "000000000000" in out["result"]["reason"]
     assert out["autograded"] == {} and out["feedback"] == {}
 
 
 def test_a_worker_without_sandbox_fails_the_task(monkeypatch):
-    monkeypatch.setattr(remote, "_WORKING_SANDBOX", [])
+    monkeypatch.setattr(dask_cluster, "_WORKING_SANDBOX", [])
     monkeypatch.setattr(isolation, "sandbox_status", lambda: (False, "bwrap not found"))
-    out = remote.grade_task(_payload(settings={"timeout": 5, "sandbox": True}))
+    out = dask_cluster.grade_task(_payload(settings={"timeout": 5, "sandbox": True}))
     assert out["result"]["status"] == "failed"
     reason = out["result"]["reason"]
     assert "sandbox cannot run on the Dask worker" in reason and "bwrap not found" in reason
 
 
 def test_a_shipped_file_name_leaving_the_scratch_course_is_refused():
-    out = remote.grade_task(_payload(staged={"../../escape.ipynb": b"{}"}))
+    out = dask_cluster.grade_task(_payload(staged={"../../escape.ipynb": b"{}"}))
     assert out["result"]["status"] == "failed" and "plain relative path" in out["result"]["reason"]
 
 
@@ -226,7 +226,7 @@ def test_only_the_assignment_s_notebooks_and_pages_are_written_back(tmp_path):
     outputs = {"autograded": {"gradient_descent.ipynb": (0o444, b"graded"), "../../../outside.txt": (0o644, b"x"),
                               "evil.ipynb": (0o644, b"x")},
                "feedback": {"gradient_descent.html": (0o644, b"<html>"), "gradient_descent.ipynb": (0o644, b"x")}}
-    result = remote.store_outputs(course, Result("s1", ASSIGNMENT, "graded"), outputs, SETTINGS)
+    result = dask_cluster.store_outputs(course, Result("s1", ASSIGNMENT, "graded"), outputs, SETTINGS)
     assert sorted(p.name for p in (course.autograded / "s1" / ASSIGNMENT).iterdir()) == ["gradient_descent.ipynb"]
     assert sorted(p.name for p in (course.feedback / "s1" / ASSIGNMENT).iterdir()) == ["gradient_descent.html"]
     assert not outside.exists()

@@ -11,12 +11,12 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 import autograding_probe as probe
 from autograding_probe import SETTINGS, probe_course, robustness_cases
-from course_lib.autograding import cli, isolation, scratch
-from course_lib.autograding.pipeline import grade_course
-from course_lib.autograding.preprocessors import (
+from course_grader.pipeline import cli, isolation, scratch
+from course_grader.pipeline.batch import grade_course
+from course_grader.pipeline.preprocessors import (
     DEFERRED_MARK, DEMO_PLACEHOLDER, HideHiddenTests, IsolatedVerdict, LimitOutputSize, RobustExecute, demo_cells,
 )
-from course_lib.autograding.repair import restore_metadata
+from course_grader.pipeline.repair import restore_metadata
 from nbgrader.api import Gradebook
 
 SERIAL = ["good", "untouched", "syntax", "memory", "visibleonly", "stripped", "deleted", "notjson"]
@@ -152,7 +152,7 @@ def test_isolated_verdict_fails_deferred_checks_without_a_judge(monkeypatch):
 
 
 def test_check_defers_only_under_the_pipelines_autograde(monkeypatch, capsys):
-    from course_lib.grading import local
+    from course_lib.checks import local
 
     monkeypatch.setattr(local, "LocalSubject", None)  # would fail if the check ran
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")

@@ -16,10 +16,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the probe module next to this file
 import autograding_probe as probe  # noqa: E402
-from course_lib.autograding import demo, scratch  # noqa: E402
-from course_lib.autograding.course import Course  # noqa: E402
-from course_lib.autograding.pipeline import ConfigurationError, grade_course  # noqa: E402
-from course_lib.autograding.worker import Settings  # noqa: E402
+from course_grader.pipeline import demo, scratch  # noqa: E402
+from course_grader.pipeline.course import Course  # noqa: E402
+from course_grader.pipeline.batch import ConfigurationError, grade_course  # noqa: E402
+from course_grader.pipeline.submission import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = Settings(timeout=10, sandbox=False)

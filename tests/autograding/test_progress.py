@@ -11,9 +11,9 @@ import pytest
 
 import autograding_probe as probe
 from autograding_probe import probe_course, robustness_cases
-from course_lib.autograding import scratch
-from course_lib.autograding.progress import PlainLog, Progress, as_progress, describe, duration, figures
-from course_lib.autograding.worker import Result
+from course_grader.pipeline import scratch
+from course_grader.pipeline.progress import PlainLog, Progress, as_progress, describe, duration, figures
+from course_grader.pipeline.submission import Result
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -156,7 +156,7 @@ def test_cli_lines_mode_names_the_broken_submission_and_prints_the_table(tmp_pat
         name, content = cases[student]
         scratch.submit(course, student, probe.ASSIGNMENT, content, name)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    run = subprocess.run([sys.executable, "-m", "course_lib.autograding", "--course", str(course.root),
+    run = subprocess.run([sys.executable, "-m", "course_grader", "--course", str(course.root),
                           "--progress", "lines", "--no-sandbox", "--jobs", "1", "--timeout", "5"],
                          capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import nbformat
 
-from course_lib.autograding import scratch
-from course_lib.grading.judge import judge_notebook
+from course_grader.pipeline import scratch
+from course_grader.judge.trusted import judge_notebook
 from chapter_notebook import ROOT
 
 SOURCE = ROOT / "solutions" / "06_optimizer_zoo" / "optimizer_zoo.ipynb"

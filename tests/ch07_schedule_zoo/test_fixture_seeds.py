@@ -7,11 +7,11 @@ import zlib
 import numpy as np
 import pytest
 
-import course_lib.grading.checks.schedule_zoo as zoo
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.errors import CheckFailed
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import LocalSubject
+import course_lib.checks.chapters.schedule_zoo as zoo
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.errors import CheckFailed
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import LocalSubject
 from grading.grading_helpers import checks_for, fixture_id, fixtures_of, load_class, unit_of
 
 FIXTURES = fixtures_of("07_schedule_zoo")

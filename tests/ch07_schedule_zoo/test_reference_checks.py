@@ -7,11 +7,11 @@ import zlib
 import numpy as np
 import pytest
 
-import course_lib.grading.checks.schedule_zoo as zoo
+import course_lib.checks.chapters.schedule_zoo as zoo
 from course_lib import plateau, schedule_zoo
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import LocalSubject
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import LocalSubject
 
 ZOO_CHECKS = sorted(c for c in REGISTRY if c.startswith("zoo."))
 

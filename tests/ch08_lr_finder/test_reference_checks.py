@@ -9,10 +9,10 @@ import pytest
 from grading.grading_helpers import checks_for, fixtures_of, load_class, run_local, unit_of
 
 from course_lib import lr_finder
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.checks._spec import secret_inputs
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import LocalSubject
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.chapters._spec import secret_inputs
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import LocalSubject
 
 CHECKS = sorted(c for c in REGISTRY if c.startswith("lr_finder."))
 SEEDS = [7, 2026]

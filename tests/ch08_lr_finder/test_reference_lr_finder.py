@@ -20,7 +20,7 @@ import pytest
 import torch
 import torch_lr_finder.lr_finder as package
 
-from course_lib.grading.checks import lr_finder as checks
+from course_lib.checks.chapters import lr_finder as checks
 from course_lib.lr_finder import lr_range_test, range_test_lrs, suggest_lr
 from course_lib.training import torch_threads
 

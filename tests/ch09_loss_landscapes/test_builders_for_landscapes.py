@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.grading import builders
+from course_lib.checks import builders
 
 SPEC = {"in_channels": 2, "channels": [3, 2], "kernel_size": 3, "image_size": 4, "classes": 5, "dtype": "float64",
         "batch_norm": True, "train": False}

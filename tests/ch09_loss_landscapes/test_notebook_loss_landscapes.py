@@ -15,9 +15,9 @@ import pytest
 import torch
 from chapter_notebook import HIDDEN, ROOT
 
-from course_lib.grading import check
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.subjects import LocalSubject
+from course_lib.checks import check
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.subjects import LocalSubject
 
 SOURCE = ROOT / "solutions" / "09_loss_landscapes" / "loss_landscapes.ipynb"
 UNITS = ["filter_normalized_direction", "loss_along_line", "loss_surface"]

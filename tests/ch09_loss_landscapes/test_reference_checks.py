@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from course_lib import landscapes
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.checks._spec import secret_inputs
-from course_lib.grading.checks.landscapes import oracle_direction
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import LocalSubject
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.chapters._spec import secret_inputs
+from course_lib.checks.chapters.landscapes import oracle_direction
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import LocalSubject
 
 CHECKS = sorted(c for c in REGISTRY if c.startswith("landscapes."))
 
@@ -31,7 +31,7 @@ def test_every_unit_has_checks_of_the_function_kind() -> None:
 
 
 def test_oracle_direction_is_the_reference_on_the_same_weights() -> None:
-    from course_lib.grading import builders
+    from course_lib.checks import builders
     rng = np.random.default_rng(0)
     weights = [rng.standard_normal(s) for s in builders.mlp_shapes([3, 5, 2], True)[0]]
     model = builders.build_mlp({"sizes": [3, 5, 2], "batch_norm": True, "weights": weights})

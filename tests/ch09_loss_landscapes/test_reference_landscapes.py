@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.grading import builders
+from course_lib.checks import builders
 from course_lib.landscapes import (filter_normalized_direction, landscape_2d, loss_along_line, loss_surface,
                                    random_direction)
 

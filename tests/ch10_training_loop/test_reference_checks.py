@@ -7,11 +7,11 @@ import zlib
 import numpy as np
 import pytest
 
-import course_lib.grading.checks.training_loop as checks
+import course_lib.checks.chapters.training_loop as checks
 from course_lib import training_loop
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import LocalSubject
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import LocalSubject
 
 CHECKS = sorted(c for c in REGISTRY if c.startswith("training_loop."))
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.autograding.scratch import defined_classes
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.judge import find_checks
+from course_grader.pipeline.scratch import defined_classes
+from course_lib.checks.chapters import REGISTRY
+from course_grader.judge.trusted import find_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(ROOT.glob("solutions/*/*.ipynb"))

@@ -21,8 +21,8 @@ import pytest
 from chapter_notebook import solved_namespace, visible_tests
 from nbgrader.validator import Validator
 
-from course_lib.autograding import scratch
-from course_lib.autograding.preprocessors import demo_cells
+from course_grader.pipeline import scratch
+from course_grader.pipeline.preprocessors import demo_cells
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "implementations"

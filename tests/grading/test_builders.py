@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.grading import builders
-from course_lib.grading.errors import CheckFailed
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import LocalSubject
+from course_lib.checks import builders
+from course_lib.checks.errors import CheckFailed
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import LocalSubject
 
 
 def _mlp_spec(batch_norm=False, dtype="float64", train=True):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from course_lib.grading import CheckFailed, check
-from course_lib.grading.judge import judge_checks
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import CLOSED_FORMS, LocalSubject, closed_form
+from course_lib.checks import CheckFailed, check
+from course_grader.judge.trusted import judge_checks
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import CLOSED_FORMS, LocalSubject, closed_form
 
 EXPONENTIAL = "def exponential_decay(step, base_lr, gamma):\n    return base_lr * gamma ** step\n"
 WARMUP = '''

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from course_lib.grading import CheckFailed
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.checks._spec import secret_inputs
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import LocalSubject
+from course_lib.checks import CheckFailed
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.chapters._spec import secret_inputs
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import LocalSubject
 from grading.grading_helpers import FIXTURES
 
 GUARDED = FIXTURES / "05_gradient_clipping" / "correct_torch_guard.py"

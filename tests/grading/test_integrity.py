@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from course_lib.grading.judge import judge, judge_checks
+from course_grader.judge.trusted import judge, judge_checks
 from grading.grading_helpers import FIXTURES, checks_for
 
 CORRECT_SCHEDULER = (FIXTURES / "03_lr_schedules" / "correct_math.py").read_text()
@@ -41,8 +41,8 @@ POLICY_CASES = {
     "patches numpy.testing": sgd("        np.testing.assert_allclose = lambda *a, **k: None\n" + PLAIN_STEP,
                                  prelude="import numpy as np\n"),
     "patches builtins.abs": sgd("        builtins.abs = lambda x: 0\n" + PLAIN_STEP, prelude="import builtins\n"),
-    "replaces the grading helper": sgd("        course_lib.grading.check = lambda *a: print('ok')\n" + PLAIN_STEP,
-                                       prelude="import course_lib.grading\n"),
+    "replaces the grading helper": sgd("        course_lib.checks.check = lambda *a: print('ok')\n" + PLAIN_STEP,
+                                       prelude="import course_lib.checks\n"),
     "imports the reference": "from course_lib.gradient_descent import GradientDescentOptimizer\n",
     "subclasses torch.optim.SGD": '''import torch
 

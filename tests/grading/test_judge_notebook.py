@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import nbformat
 
-from course_lib.grading.judge import find_checks, judge_notebook
+from course_grader.judge.trusted import find_checks, judge_notebook
 from grading.grading_helpers import FIXTURES
 
 
 def test_find_checks_reads_calls_in_order() -> None:
-    source = '''from course_lib.grading import check
-import course_lib.grading as grading
+    source = '''from course_lib.checks import check
+import course_lib.checks as grading
 ### BEGIN HIDDEN TESTS
 check("adam.first_step", AdamOptimizer)
 grading.check("adam.large_eps", AdamOptimizer)
@@ -37,7 +37,7 @@ def _notebook(solution: str) -> nbformat.NotebookNode:
 
 def test_judge_notebook_uses_solution_cells_and_trusted_tests() -> None:
     wrong = (FIXTURES / "05_gradient_clipping" / "wrong_norm_squared.py").read_text()
-    trusted = ['from course_lib.grading import check\ncheck("clipping.grad_norm", ClippingOptimizer)',
+    trusted = ['from course_lib.checks import check\ncheck("clipping.grad_norm", ClippingOptimizer)',
                'check("clipping.clip_by_value", ClippingOptimizer)']
     bad = judge_notebook(_notebook(wrong), trusted, timeout=30)
     assert sorted(bad) == ["clipping.clip_by_value", "clipping.grad_norm"]

@@ -9,10 +9,10 @@ import types
 
 import pytest
 
-from course_lib.grading import CheckFailed, PolicyViolation, check
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import LocalSubject
+from course_lib.checks import CheckFailed, PolicyViolation, check
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import LocalSubject
 from grading.grading_helpers import FIXTURES, GRADED_CLASSES, checks_for
 
 STARTER = '''
@@ -121,7 +121,7 @@ def test_policy_scan_uses_the_class_file(tmp_path) -> None:
 def test_policy_scan_falls_back_to_ipython_history(monkeypatch) -> None:
     import IPython
 
-    cheat = STARTER + "\nfrom course_lib.grading import checks\n"
+    cheat = STARTER + "\nfrom course_lib.checks import checks\n"
     cls = define(STARTER, "LRScheduler")
     shell = types.SimpleNamespace(user_ns={"In": ["", "import torch", cheat, "check('x', LRScheduler)"]})
     monkeypatch.setattr(IPython, "get_ipython", lambda: shell)

@@ -8,7 +8,7 @@ import torch
 from torch.nn.utils import clip_grad_norm_
 from torch.optim.lr_scheduler import CosineAnnealingLR, StepLR
 
-from course_lib.grading.checks import REGISTRY, adam, clipping, optimizer_zoo, projections, schedules
+from course_lib.checks.chapters import adam, clipping, optimizer_zoo, projections, schedules, REGISTRY
 
 
 def test_registry_ids_are_the_published_ones() -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.grading import protocol
-from course_lib.grading.plain import Opaque, to_plain
+from course_grader.judge import protocol
+from course_lib.checks.plain import Opaque, to_plain
 
 
 class AlwaysEqual(float):

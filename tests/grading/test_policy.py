@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from course_lib.grading.policy import scan
+from course_lib.checks.policy import scan
 from grading.grading_helpers import ALL_FIXTURES, checks_for, fixture_id, unit_of
 
-from course_lib.grading.checks import REGISTRY
+from course_lib.checks.chapters import REGISTRY
 
 FORBIDDEN = {
     "import torch.optim": "import torch.optim\n",

@@ -6,12 +6,12 @@ import stat
 
 import pytest
 
-from course_lib.autograding import scratch
-from course_lib.autograding.pipeline import course_check_seed
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.checks._spec import rng_for, secret_inputs
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import LocalSubject
+from course_grader.pipeline import scratch
+from course_grader.pipeline.batch import course_check_seed
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.chapters._spec import rng_for, secret_inputs
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import LocalSubject
 from grading.grading_helpers import FIXTURES, load_class
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.autograding.sandbox import probe
+from course_grader.sandbox.bwrap import probe
 
 
 @pytest.fixture(scope="session")
@@ -64,18 +64,18 @@ def worker_spawn(request, sandbox_available):
     """How the judge starts its worker: ``spawn_for(overlays)`` gives the judge's ``spawn`` argument.
 
     ``cold_worker``: None, a fresh sandbox and Python per worker. ``warm_pool``: forked from
-    the pool's server (course_lib.grading.warm_pool), strictly: a pool that cannot start a
+    the pool's server (course_grader.sandbox.warm_pool), strictly: a pool that cannot start a
     worker fails the test instead of falling back to a cold one.
     """
     if request.param == "cold_worker":
         return lambda overlays=(): None
-    from course_lib.autograding import isolation
+    from course_grader.pipeline import isolation
 
     def spawn_for(overlays=()):
         spawn = isolation.warm_spawner(overlays)
 
         def strict():
-            from course_lib.grading.warm_pool import PoolUnavailable
+            from course_grader.sandbox.warm_pool import PoolUnavailable
             try:
                 return spawn()
             except PoolUnavailable as error:

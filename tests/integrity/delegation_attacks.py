@@ -2,7 +2,7 @@
 
 Every source below earns full marks where the implementation is reachable (this
 test process, which has the real torch.optim), and must earn nothing from the
-judge, whose worker runs without it (``course_lib/grading/delegation.py``). None
+judge, whose worker runs without it (``course_grader/judge/stubs.py``). None
 of them names ``torch.optim``, ``lr_scheduler`` or ``clip_grad_*`` in a way the
 static scan sees.
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import LocalSubject
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import LocalSubject
 
 #: Adam reached by walking type.__subclasses__() to torch.optim.Adam, and through its
 #: module globals to the function that does the work

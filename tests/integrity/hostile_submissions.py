@@ -150,14 +150,14 @@ builtins.isinstance = lambda obj, kind: True if kind in (int, float, bool) else 
 ''' + WRONG_ADAM,
         "patch_grading_helpers": '''
 import sys
-import course_lib.grading
+import course_lib.checks
 def check(check_id, cls):
     print(f"✓ {check_id}: passed")
 for name in list(sys.modules):
     module = sys.modules[name]
-    if name.startswith("course_lib.grading") and hasattr(module, "check"):
+    if name.startswith("course_lib.checks") and hasattr(module, "check"):
         module.check = check
-    if name.startswith("course_lib.grading") and hasattr(module, "CheckFailed"):
+    if name.startswith("course_lib.checks") and hasattr(module, "CheckFailed"):
         module.CheckFailed = type("CheckFailed", (Exception,), {})
 globals()["check"] = check
 ''' + WRONG_ADAM,

@@ -9,13 +9,13 @@ from pathlib import Path
 import importlib.util
 import json
 
-from course_lib.autograding.sandbox import SandboxConfig, command_prefix
-from course_lib.grading import CheckFailed
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.checks._spec import secret_inputs
-from course_lib.grading.judge import find_checks
-from course_lib.grading.subjects import LocalSubject
-from course_lib.grading.report import Trace
+from course_grader.sandbox.bwrap import SandboxConfig, command_prefix
+from course_lib.checks import CheckFailed
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.chapters._spec import secret_inputs
+from course_grader.judge.trusted import find_checks
+from course_lib.checks.subjects import LocalSubject
+from course_lib.checks.messages import Trace
 
 REPO = Path(__file__).resolve().parents[2]
 #: the grading seed of the integrity batches: fixed, so that exact scores can be asserted,

@@ -27,10 +27,10 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_raw_cell
 
 from autograding import autograding_probe as probe
-from course_lib.autograding import isolation, scratch
-from course_lib.autograding.pipeline import grade_course
-from course_lib.autograding.preprocessors import TIME_BUDGET_ERROR, IsolatedVerdict
-from course_lib.autograding.worker import Settings
+from course_grader.pipeline import isolation, scratch
+from course_grader.pipeline.batch import grade_course
+from course_grader.pipeline.preprocessors import TIME_BUDGET_ERROR, IsolatedVerdict
+from course_grader.pipeline.submission import Settings
 
 pytestmark = pytest.mark.usefixtures("sandbox_available")
 

@@ -19,8 +19,8 @@ import time
 import pytest
 
 from autograding import autograding_probe as probe
-from course_lib.autograding import scratch
-from course_lib.autograding.pipeline import CourseBusy, grade_course
+from course_grader.pipeline import scratch
+from course_grader.pipeline.batch import CourseBusy, grade_course
 
 #: the slow student's kernel waits for this file (graded without the sandbox: it sees the host)
 SLOW_DOUBLE = ("import os, time\nwhile not os.path.exists({flag!r}):\n    time.sleep(0.1)\n"
@@ -29,7 +29,7 @@ EXPECTED = {"honest_correct": ("5.0", "graded"), "honest_wrong": ("3.0", "graded
 
 
 def _cli(course_root, *extra):
-    command = [sys.executable, "-m", "course_lib.autograding", "--course", str(course_root), "--jobs", "1",
+    command = [sys.executable, "-m", "course_grader", "--course", str(course_root), "--jobs", "1",
                "--timeout", "200", "--no-sandbox", *extra]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "AUTOGRADE_NO_SANDBOX": "1"})

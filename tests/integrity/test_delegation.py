@@ -17,16 +17,16 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.autograding import scratch
-from course_lib.autograding.pipeline import grade_course
-from course_lib.autograding.sandbox import command_prefix
-from course_lib.autograding.worker import Settings
-from course_lib.grading import CheckFailed
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.checks._spec import secret_inputs
-from course_lib.grading.judge import judge_checks, worker_overlays
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import LocalSubject
+from course_grader.pipeline import scratch
+from course_grader.pipeline.batch import grade_course
+from course_grader.sandbox.bwrap import command_prefix
+from course_grader.pipeline.submission import Settings
+from course_lib.checks import CheckFailed
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.chapters._spec import secret_inputs
+from course_grader.judge.trusted import judge_checks, worker_overlays
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import LocalSubject
 from integrity import delegation_attacks as attacks
 from integrity.integrity_helpers import GRADING_SEED, REPO, failing_cells, load_fixture_class
 from integrity.test_hostile_batch import lean, read_results
@@ -138,7 +138,8 @@ def test_replay_table_of_the_public_schedules_earns_nothing(tmp_path) -> None:
 
 def test_stubs_leave_torch_importable_and_hold_no_implementation(tmp_path) -> None:
     """Inside the worker's sandbox torch imports, tensors work, and torch.optim's files are stubs."""
-    from course_lib.grading.delegation import OPTIMIZER_IMPLEMENTATIONS, stub_overlays
+    from course_grader.judge.stubs import stub_overlays
+    from course_lib.checks.forbidden import OPTIMIZER_IMPLEMENTATIONS
     import subprocess
     import sys
 

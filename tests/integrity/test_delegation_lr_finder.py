@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.autograding.sandbox import command_prefix
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.checks._spec import secret_inputs
-from course_lib.grading.judge import judge_checks, worker_overlays
-from course_lib.grading.report import Trace
-from course_lib.grading.subjects import LocalSubject
+from course_grader.sandbox.bwrap import command_prefix
+from course_lib.checks.chapters import REGISTRY
+from course_lib.checks.chapters._spec import secret_inputs
+from course_grader.judge.trusted import judge_checks, worker_overlays
+from course_lib.checks.messages import Trace
+from course_lib.checks.subjects import LocalSubject
 from integrity.integrity_helpers import GRADING_SEED, REPO
 
 pytestmark = pytest.mark.usefixtures("sandbox_available")

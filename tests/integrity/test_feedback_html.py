@@ -13,8 +13,8 @@ import pytest
 from nbconvert.filters import markdown2html
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from course_lib.autograding.feedback_html import clean_html
-from course_lib.autograding.preprocessors import SanitizeFeedback
+from course_grader.pipeline.feedback_html import clean_html
+from course_grader.pipeline.preprocessors import SanitizeFeedback
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*/*.ipynb"))

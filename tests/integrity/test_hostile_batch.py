@@ -24,10 +24,10 @@ from integrity.hostile_submissions import (
 )
 from integrity.integrity_helpers import GRADING_SEED, REPO, failing_cells
 
-pytest.importorskip("course_lib.autograding.pipeline", reason="the autograding pipeline is not there yet")
-from course_lib.autograding import scratch  # noqa: E402
-from course_lib.autograding.pipeline import grade_course  # noqa: E402
-from course_lib.autograding.worker import Settings  # noqa: E402
+pytest.importorskip("course_grader.pipeline.batch", reason="the autograding pipeline is not there yet")
+from course_grader.pipeline import scratch  # noqa: E402
+from course_grader.pipeline.batch import grade_course  # noqa: E402
+from course_grader.pipeline.submission import Settings  # noqa: E402
 from nbgrader.api import Gradebook  # noqa: E402
 
 ASSIGNMENT = "02_adam"

@@ -1,6 +1,6 @@
 """Level 2 (judge): attacks on the verdict, graded directly by the isolated judge in the sandbox.
 
-The judge (course_lib.grading.judge) runs a submission's solution cells in a
+The judge (course_grader.judge.trusted) runs a submission's solution cells in a
 worker under ``command_prefix`` and computes every verdict in this process.
 These attacks get no nbgrader run of their own (the batch in
 test_hostile_batch.py covers that path): chapter-specific uses of the PyTorch
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.autograding.sandbox import command_prefix
+from course_grader.sandbox.bwrap import command_prefix
 from integrity.hostile_submissions import JUDGE_ATTACKS, cheating_attacks
 from integrity.integrity_helpers import REPO
 
-judge = pytest.importorskip("course_lib.grading.judge", reason="the isolated judge is not there yet").judge
+judge = pytest.importorskip("course_grader.judge.trusted", reason="the isolated judge is not there yet").judge
 
 pytestmark = pytest.mark.usefixtures("sandbox_available")
 

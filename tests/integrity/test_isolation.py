@@ -13,8 +13,8 @@ import threading
 import time
 
 from autograding import autograding_probe as probe
-from course_lib.autograding import scratch
-from course_lib.autograding.pipeline import grade_course
+from course_grader.pipeline import scratch
+from course_grader.pipeline.batch import grade_course
 
 SLOW_DOUBLE = ("import os, time\nwhile not os.path.exists({flag!r}):\n    time.sleep(0.1)\n"
                "def double(x):\n    return 2 * x")

@@ -27,9 +27,10 @@ from pathlib import Path
 import pytest
 
 from autograding import autograding_probe as probe
-from course_lib.autograding import safefs, scratch
-from course_lib.autograding.pipeline import grade_course
-from course_lib.autograding.worker import Settings
+from course_grader.sandbox import safefs
+from course_grader.pipeline import scratch
+from course_grader.pipeline.batch import grade_course
+from course_grader.pipeline.submission import Settings
 from nbgrader.api import Gradebook
 
 pytestmark = pytest.mark.usefixtures("sandbox_available")

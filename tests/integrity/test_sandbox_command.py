@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.autograding import sandbox
-from course_lib.autograding.sandbox import SandboxConfig, command_prefix, probe
+from course_grader.sandbox import bwrap
+from course_grader.sandbox.bwrap import SandboxConfig, command_prefix, probe
 from integrity.integrity_helpers import REPO, run_sandboxed
 
 pytestmark = pytest.mark.usefixtures("sandbox_available")
@@ -82,14 +82,14 @@ def size(name):
         return len(open(os.path.join(package, name)).read())
     except OSError as error:
         return type(error).__name__
-sizes = {{name: size(name) for name in {list(sandbox.REFERENCE_MODULES)!r}}}
+sizes = {{name: size(name) for name in {list(bwrap.REFERENCE_MODULES)!r}}}
 cached = os.listdir(os.path.join(package, "__pycache__")) if os.path.isdir(os.path.join(package, "__pycache__")) else []
-import course_lib.plotting, course_lib.schedules, course_lib.grading
+import course_lib.plotting, course_lib.schedules, course_lib.checks
 print(json.dumps({{"sizes": sizes, "cached": cached, "schedules": hasattr(course_lib.schedules, "warmup_cosine_schedule")}}))
 '''
     got = report(run_sandboxed(code, tmp_path))
     assert set(got["sizes"].values()) <= {0, "PermissionError"}, got["sizes"]
-    assert not any(name.split(".")[0] + ".py" in sandbox.REFERENCE_MODULES for name in got["cached"])
+    assert not any(name.split(".")[0] + ".py" in bwrap.REFERENCE_MODULES for name in got["cached"])
     assert got["schedules"]
 
 
@@ -137,7 +137,7 @@ print(json.dumps({{
     assert not any(path.exists() for path in outside)
     assert got["workdir"] == "allowed" and (workdir / "result.txt").read_text() == "x"
     assert got["tmp"] == "allowed" and not Path(scratch).exists()  # a private /tmp
-    if sandbox.sandbox_mode() == "root":  # files the grader put there stay (sticky directory)
+    if bwrap.sandbox_mode() == "root":  # files the grader put there stay (sticky directory)
         assert got["own_notebook_removable"] == "PermissionError"
         assert (workdir / "kept.txt").exists()
 
@@ -315,7 +315,7 @@ def test_killing_bwrap_ends_everything_inside(tmp_path: Path) -> None:
 
 def test_probe_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     # Neither the system's bwrap nor the bundled one (tests/foundation/test_sandbox_install.py).
-    monkeypatch.setattr(sandbox, "find_bwrap", lambda path=None: None)
+    monkeypatch.setattr(bwrap, "find_bwrap", lambda path=None: None)
     ok, reason = probe()
     assert not ok
     assert "bwrap" in reason and "apt-get install bubblewrap" in reason

@@ -15,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError
 
-from course_lib.autograding.sandbox import SandboxConfig, SandboxedKernelManager
+from course_grader.sandbox.bwrap import SandboxConfig, SandboxedKernelManager
 from integrity.integrity_helpers import REPO
 
 pytestmark = pytest.mark.usefixtures("sandbox_available")

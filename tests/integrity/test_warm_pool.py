@@ -1,7 +1,7 @@
 """The judge's warm pool: the same verdicts as a cold worker, and nothing shared between workers.
 
 A pooled worker is forked from a sandboxed server that imported torch once
-(course_lib.grading.warm_pool, course_lib.grading.forkserver). These tests hold it to
+(course_grader.sandbox.warm_pool, course_grader.sandbox.forkserver). These tests hold it to
 what a cold worker guarantees: identical verdicts on correct, wrong and hostile code
 of every chapter; no privilege, no user ID, no /tmp, no IPC object and no process of one
 worker visible to the next; a worker that dies takes nothing else down; a pool that
@@ -21,13 +21,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.autograding import isolation, scratch
-from course_lib.autograding.sandbox import command_prefix, sandbox_mode
-from course_lib.autograding.pipeline import grade_course
-from course_lib.autograding.worker import Settings
-from course_lib.grading.checks import REGISTRY
-from course_lib.grading.judge import WorkerProcess, judge_checks, worker_overlays
-from course_lib.grading.warm_pool import PooledProcess, PoolUnavailable, spawner
+from course_grader.pipeline import isolation, scratch
+from course_grader.sandbox.bwrap import command_prefix, sandbox_mode
+from course_grader.pipeline.batch import grade_course
+from course_grader.pipeline.submission import Settings
+from course_lib.checks.chapters import REGISTRY
+from course_grader.judge.trusted import WorkerProcess, judge_checks, worker_overlays
+from course_grader.sandbox.warm_pool import PooledProcess, PoolUnavailable, spawner
 from integrity.integrity_helpers import GRADING_SEED, REPO
 
 pytestmark = pytest.mark.usefixtures("sandbox_available")
@@ -263,12 +263,12 @@ def test_batch_grades_are_the_same_with_and_without_the_pools(tmp_path: Path) ->
 
 def test_servers_of_a_family_replace_each_other_when_idle(tmp_path: Path) -> None:
     """A process grading course after course keeps one kernels' server, not one per course."""
-    from course_lib.autograding import sandbox
-    from course_lib.grading import warm_pool
+    from course_grader.sandbox import bwrap
+    from course_grader.sandbox import warm_pool
 
     def start(name: str):
         return warm_pool.server_for(("family-test", name, str(tmp_path)), family=f"family-test-{tmp_path.name}",
-                                    fresh_uid=sandbox._fresh_id if sandbox_mode() == "root" else None,
+                                    fresh_uid=bwrap._fresh_id if sandbox_mode() == "root" else None,
                                     command_for=lambda folder: command_prefix(folder, fork_server=True))
     first = start("first")
     busy = first.spawn()  # a worker still running: its server must stay

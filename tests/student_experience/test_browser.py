@@ -566,7 +566,7 @@ def test_student_notebook_opens_without_unsaved_changes(chapter, name, lab, page
 
 def _with_fixture(lab: LabServer, chapter: str, name: str, fixture: str) -> str:
     """A copy of the student notebook whose class cell is tests/fixtures/implementations/<chapter>/<fixture>.py."""
-    from course_lib.autograding import scratch
+    from course_grader.pipeline import scratch
 
     code = (ROOT / "tests" / "fixtures" / "implementations" / chapter / f"{fixture}.py").read_text()
     nb = nbformat.read(lab.root / "notebooks" / chapter / f"{name}.ipynb", as_version=4)

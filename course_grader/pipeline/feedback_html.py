@@ -1,0 +1,111 @@
+"""Feedback pages that are safe to open: no student HTML runs a script in a reader's browser.
+
+A feedback page shows what a student's notebook produced, and students control all of it:
+markdown cells (raw HTML passes through markdown), ``text/html`` / ``text/markdown`` /
+``image/svg+xml`` / ``application/javascript`` outputs, widget state in the notebook
+metadata, raw cells, cell attachments. The page is built in three layers:
+
+1. :class:`~course_grader.pipeline.preprocessors.SanitizeFeedback` keeps only the output
+   types the page renders safely (plain text, LaTeX, PNG/JPEG as checked base64, HTML and
+   markdown, both cleaned below), drops the notebook metadata but the kernel's, cell
+   attachments and non-course cell metadata;
+2. nbconvert's own sanitising (``HTMLExporter.sanitize_html``): outputs go through the
+   ``clean_html`` filter, JavaScript and widget outputs are not emitted;
+3. the course's template (``templates/course_feedback``: nbgrader's feedback page) runs the
+   rendered markdown cells through ``clean_html`` too.
+
+``clean_html`` here is bleach's ``Cleaner`` (bleach is nbconvert's own sanitizer) with an
+allow-list wide enough for the course's prose (headings, tables, images, code, links), no
+``on*`` handler or ``style`` attribute, no ``<script>``, ``<iframe>``, ``<svg>``, ``<form>``
+and links only to ``http``/``https``/``mailto`` or the page itself; images may also be
+PNG/JPEG/GIF ``data:`` URLs. What it refuses is shown escaped, as text. MathJax still
+renders the course's formulas: they are text to the cleaner.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbgrader
+from bleach.sanitizer import Cleaner
+from nbgrader.converters import GenerateFeedback
+from traitlets.config import Config
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: nbgrader's own templates (the ``feedback`` page the course's template extends)
+NBGRADER_TEMPLATES = Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates"
+TEMPLATE_NAME = "course_feedback"
+
+ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd", "del",
+    "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6",
+    "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span",
+    "strike", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr",
+    "u", "ul", "var",
+})
+_COMMON_ATTRIBUTES = {"class", "id", "title", "align", "lang", "dir"}
+_TAG_ATTRIBUTES = {
+    "a": {"href", "name", "rel", "target"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "ol": {"start", "type"},
+    "details": {"open"},
+}
+_SAFE_LINK = re.compile(r"^(https?://|mailto:|#|[^:/?#]*([/?#]|$))", re.IGNORECASE)
+_SAFE_IMAGE = re.compile(r"^(https?://|data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$|[^:/?#]*([/?#]|$))",
+                         re.IGNORECASE)
+
+
+def _attribute_allowed(tag: str, name: str, value: str) -> bool:
+    if name not in _COMMON_ATTRIBUTES and name not in _TAG_ATTRIBUTES.get(tag, ()):
+        return False
+    if name == "href":
+        return bool(_SAFE_LINK.match(value.strip()))
+    if name == "src":
+        return bool(_SAFE_IMAGE.match(value.strip()))
+    if name == "target":
+        return value == "_blank"
+    return True
+
+
+CLEANER = Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=_attribute_allowed,
+    protocols={"http", "https", "mailto", "data"},
+    strip=False,
+    strip_comments=True,
+)
+
+
+def clean_html(html: str | bytes) -> str:
+    """``html`` with every element, attribute and URL not on the allow-list escaped or removed."""
+    text = html.decode("utf-8", errors="replace") if isinstance(html, bytes) else str(html)
+    return CLEANER.clean(text)
+
+
+def configure(c: Config) -> None:
+    """Point nbgrader's feedback export at the course's template with sanitising on."""
+    c.HTMLExporter.template_name = TEMPLATE_NAME
+    c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
+    c.HTMLExporter.sanitize_html = True
+    c.HTMLExporter.filters = {"clean_html": clean_html}
+
+
+class SafeGenerateFeedback(GenerateFeedback):
+    """nbgrader's ``GenerateFeedback`` that also finds nbgrader's own template by name.
+
+    nbgrader replaces ``HTMLExporter.extra_template_paths`` (its CSS folder) when it starts;
+    the course's template extends ``feedback/index.html.j2``, so nbgrader's template root is
+    added to that list afterwards.
+    """
+
+    def __init__(self, coursedir=None, **kwargs):
+        super().__init__(coursedir=coursedir, **kwargs)
+        c = Config()
+        paths = list(self.config.HTMLExporter.get("extra_template_paths", []))
+        c.HTMLExporter.extra_template_paths = paths + [str(NBGRADER_TEMPLATES)]
+        self.update_config(c)
+

@@ -1,0 +1,98 @@
+"""grades.csv and the summary a batch prints.
+
+``grades.csv`` has the columns of ``nbgrader export`` (written by nbgrader's own CSV export
+plugin, so they match exactly) plus two:
+
+- ``status``: ``graded``; ``timeout`` (a cell ran past the limit: graded, that cell 0);
+  ``time_budget`` (the notebook ran past its total time: graded, unfinished cells 0);
+  ``disk_budget`` (the kernel wrote past its budget and was stopped: graded, later cells 0);
+  ``kernel_died`` (graded up to the cell that killed the kernel, later cells 0);
+  ``unsafe_files`` (graded; links, devices, FIFOs, sockets or oddly named files in the
+  submission were not read); ``missing_notebook``; ``invalid_notebook``;
+  ``unsafe_notebook`` (the notebook is a link or a special file: not read, not graded);
+  ``too_large`` (the notebook is over the size limit); ``invalid_name`` (a student or
+  assignment folder whose name is not a plain id, or a link); ``failed`` (nbgrader or the
+  judge could not grade it); ``unknown_assignment``; ``not_submitted`` (in the gradebook, no
+  submission).
+- ``reason``: what happened, in words, for every status but a clean ``graded``.
+
+A 0.0 whose status is not ``graded`` is not a grade: it is a submission to look at.
+"""
+from __future__ import annotations
+
+import csv
+import tempfile
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+from nbgrader.plugins import CsvExportPlugin
+
+from course_grader.pipeline.course import Course
+from course_grader.pipeline.submission import Result
+
+EXPORT_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+                  "raw_score", "late_submission_penalty", "score", "max_score"]
+COLUMNS = EXPORT_COLUMNS + ["status", "reason"]
+
+
+def export_rows(db_url: str, course_id: str) -> tuple[list[dict], set[tuple[str, str]]]:
+    """The rows ``nbgrader export`` writes (every assignment x every student), as dicts, and
+    the ``(student, assignment)`` pairs that have a submission in the gradebook."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / "export.csv"
+        with Gradebook(db_url, course_id) as gb:
+            CsvExportPlugin(to=str(dest)).export(gb)
+            submitted = {(s.student.id, s.assignment.name) for a in gb.assignments for s in a.submissions}
+        with open(dest, newline="") as fh:
+            return list(csv.DictReader(fh)), submitted
+
+
+def write_grades_csv(course: Course, db_url: str, results: list[Result]) -> list[dict]:
+    """Write ``<course>/grades.csv``; rows for submissions outside the gradebook are added too."""
+    by_key = {(r.student, r.assignment): r for r in results}
+    rows, submitted = export_rows(db_url, course.course_id)
+    seen = set()
+    for row in rows:
+        key = (row["student_id"], row["assignment"])
+        seen.add(key)
+        result = by_key.get(key)
+        if result is not None:
+            row["status"], row["reason"] = result.status, result.reason
+        elif key in submitted:  # graded earlier; its folder is gone from submitted/
+            row["status"], row["reason"] = "graded", "no longer in submitted/: grade kept from an earlier run"
+        else:
+            row["status"], row["reason"] = "not_submitted", ""
+    for key, result in sorted(by_key.items()):
+        if key not in seen:  # e.g. a folder for an assignment the course does not have
+            rows.append({**{c: "" for c in EXPORT_COLUMNS}, "student_id": key[0], "assignment": key[1],
+                         "raw_score": "0.0", "late_submission_penalty": "0.0", "score": "0.0",
+                         "status": result.status, "reason": result.reason})
+    tmp = course.grades_csv.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(course.grades_csv)
+    return rows
+
+
+def grade_table(rows: list[dict], only_submitted: bool = True) -> str:
+    """A fixed-width table: student, assignment, score/max, status, reason."""
+    lines = [f"{'student':<16} {'assignment':<22} {'score':>11}  {'status':<17} reason"]
+    for row in sorted(rows, key=lambda r: (r["student_id"], r["assignment"])):
+        if only_submitted and row["status"] == "not_submitted":
+            continue
+        score = f"{float(row['score'] or 0):g}/{float(row['max_score'] or 0):g}"
+        reason = row["reason"] if len(row["reason"]) <= 110 else row["reason"][:107] + "..."
+        lines.append(f"{row['student_id']:<16} {row['assignment']:<22} {score:>11}  {row['status']:<17} {reason}")
+    return "\n".join(lines)
+
+
+def failure_summary(rows: list[dict]) -> str:
+    """The submissions whose score is not an honest grade, one line each (empty if none)."""
+    bad = [r for r in rows if r["status"] not in ("graded", "not_submitted")]
+    if not bad:
+        return ""
+    lines = [f"{len(bad)} submission(s) NOT graded normally (their score is not an honest grade):"]
+    lines += [f"  {r['student_id']}/{r['assignment']}: {r['status']}: {r['reason']}" for r in bad]
+    return "\n".join(lines)

@@ -1,0 +1,336 @@
+"""Checks for chapter 6's optimizers: Adagrad, RMSprop, AdamW, Lion and LAMB.
+
+Each check drives one class over many steps on random problems (several shapes,
+float32 and float64, unusual settings) and compares every parameter after every
+step with an oracle in float64:
+
+- ``AdagradOptimizer``: ``torch.optim.Adagrad`` (no step-dependent term, so it is
+  an oracle even when some parameters have no gradient).
+- ``RMSpropOptimizer``: ``torch.optim.RMSprop`` (likewise).
+- ``AdamWOptimizer``: ``torch.optim.AdamW`` where every parameter has a gradient on
+  every step; otherwise the closed form with one shared step count :math:`t`
+  (``torch.optim.AdamW`` counts steps per parameter).
+- ``LionOptimizer``: the closed form of Chen et al. (2023),
+  :math:`c = \\beta_1 m + (1-\\beta_1) g`,
+  :math:`\\theta \\leftarrow \\theta(1-\\eta\\lambda) - \\eta\\,\\mathrm{sign}(c)`,
+  :math:`m \\leftarrow \\beta_2 m + (1-\\beta_2) g` (the test suite checks it against
+  the authors' ``lion-pytorch``).
+- ``LAMBOptimizer``: the closed form of You et al. (2020), Algorithm 2, with a trust
+  ratio :math:`\\lVert\\theta\\rVert / \\lVert r\\rVert` per tensor (1 when either norm is 0).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import numpy as np
+import torch
+
+from course_lib.checks.chapters._spec import CheckSpec, expect_params, random_arrays, rng_for
+from course_lib.checks.subjects import Subject
+
+HINT_SKIP = ("a parameter whose .grad is None is skipped entirely: its value (no weight decay either) and its "
+             "state stay as they are")
+
+HINT_ADAGRAD = ("s ← s + g² (a running sum, kept per parameter across steps and starting at "
+                "initial_accumulator_value), then p ← p − lr·g/(√s + eps), with eps outside the square root "
+                "and the new s")
+HINT_RMSPROP = ("s ← α·s + (1 − α)·g² (α multiplies the old average), then p ← p − lr·g/(√s + eps), eps outside "
+                "the square root, no bias correction")
+HINT_RMSPROP_MORE = ("centered: ḡ ← α·ḡ + (1 − α)·g and the denominator is √(s − ḡ²) + eps; momentum: "
+                     "b ← μ·b + g/denominator (no (1 − μ) factor) and p ← p − lr·b")
+HINT_ADAMW = ("decoupled weight decay: first p ← p·(1 − lr·λ), then the Adam step of chapter 2 with the gradient "
+              "itself (λ·p is never added to g, so it never enters m or v)")
+HINT_ADAMW_T = ("t counts step() calls, once per call and shared by all parameters; " + HINT_SKIP)
+HINT_LION = ("c = β₁·m + (1 − β₁)·g with the OLD m, then p ← p·(1 − lr·λ) − lr·sign(c), and only then "
+             "m ← β₂·m + (1 − β₂)·g (β₁ for the update, β₂ for the memory)")
+HINT_LAMB = ("r = m̂/(√v̂ + eps) + λ·p with Adam's bias-corrected m̂ and v̂; φ = ‖p‖/‖r‖ per parameter tensor "
+             "(plain L2 norms, no eps, no clamp); p ← p − lr·φ·r")
+HINT_LAMB_EDGES = ("the trust ratio is 1 when ‖p‖ = 0 or ‖r‖ = 0 (a zero-initialised bias must still move); "
+                   "t counts step() calls, shared by all parameters; " + HINT_SKIP)
+
+
+def _sometimes(i: int, step: int) -> bool:
+    """Parameter 0 always has a gradient, 1 every third step, 2 never."""
+    return i == 0 or (i == 1 and step % 3 == 0)
+
+
+def _all_but_last(i: int, step: int) -> bool:
+    """Parameters 0 and 1 always have a gradient, 2 every third step, 3 never."""
+    return i < 2 or (i == 2 and step % 3 == 0)
+
+
+class _TorchOptimizer:
+    """A torch.optim class on float64 copies of the parameters."""
+
+    def __init__(self, initial: list[np.ndarray], factory: Callable, **hyper) -> None:
+        self.tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in initial]
+        self.optimizer = factory(self.tensors, **hyper)
+
+    def step(self, grads: list[np.ndarray | None]) -> list[np.ndarray]:
+        for tensor, grad in zip(self.tensors, grads):
+            tensor.grad = None if grad is None else torch.tensor(grad, dtype=torch.float64)
+        self.optimizer.step()
+        return [t.detach().numpy().copy() for t in self.tensors]
+
+
+class _TorchAdagrad(_TorchOptimizer):
+    name = "torch.optim.Adagrad"
+
+    def __init__(self, initial, **hyper) -> None:
+        super().__init__(initial, torch.optim.Adagrad, foreach=False, **hyper)
+
+
+class _TorchRMSprop(_TorchOptimizer):
+    name = "torch.optim.RMSprop"
+
+    def __init__(self, initial, **hyper) -> None:
+        super().__init__(initial, torch.optim.RMSprop, foreach=False, **hyper)
+
+
+class _TorchAdamW(_TorchOptimizer):
+    name = "torch.optim.AdamW"
+
+    def __init__(self, initial, **hyper) -> None:
+        super().__init__(initial, torch.optim.AdamW, foreach=False, **hyper)
+
+
+class _ClosedFormAdamW:
+    """AdamW in float64 numpy, one shared t; parameters without a gradient untouched."""
+
+    name = "AdamW formula with one shared t, float64"
+
+    def __init__(self, initial, lr: float, betas: tuple, eps: float, weight_decay: float) -> None:
+        self.params = [a.astype(np.float64) for a in initial]
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self.lr, (self.beta1, self.beta2), self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        self.t = 0
+
+    def step(self, grads):
+        self.t += 1
+        for i, grad in enumerate(grads):
+            if grad is None:
+                continue
+            g = grad.astype(np.float64)
+            self.params[i] = self.params[i] * (1 - self.lr * self.weight_decay)
+            self.m[i] = self.beta1 * self.m[i] + (1 - self.beta1) * g
+            self.v[i] = self.beta2 * self.v[i] + (1 - self.beta2) * g * g
+            m_hat = self.m[i] / (1 - self.beta1 ** self.t)
+            v_hat = self.v[i] / (1 - self.beta2 ** self.t)
+            self.params[i] = self.params[i] - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        return [p.copy() for p in self.params]
+
+
+class _ClosedFormLion:
+    """Lion (Chen et al., 2023, Program 1) in float64 numpy."""
+
+    name = "Lion formula (Chen et al., 2023), float64"
+
+    def __init__(self, initial, lr: float, betas: tuple, weight_decay: float) -> None:
+        self.params = [a.astype(np.float64) for a in initial]
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.lr, (self.beta1, self.beta2), self.weight_decay = lr, betas, weight_decay
+
+    def step(self, grads):
+        for i, grad in enumerate(grads):
+            if grad is None:
+                continue
+            g = grad.astype(np.float64)
+            c = self.beta1 * self.m[i] + (1 - self.beta1) * g
+            self.params[i] = self.params[i] * (1 - self.lr * self.weight_decay) - self.lr * np.sign(c)
+            self.m[i] = self.beta2 * self.m[i] + (1 - self.beta2) * g
+        return [p.copy() for p in self.params]
+
+
+class _ClosedFormLAMB:
+    """LAMB (You et al., 2020, Algorithm 2) in float64 numpy, one shared t."""
+
+    name = "LAMB formula (You et al., 2020), float64"
+
+    def __init__(self, initial, lr: float, betas: tuple, eps: float, weight_decay: float) -> None:
+        self.params = [a.astype(np.float64) for a in initial]
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self.lr, (self.beta1, self.beta2), self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        self.t = 0
+
+    def step(self, grads):
+        self.t += 1
+        for i, grad in enumerate(grads):
+            if grad is None:
+                continue
+            g = grad.astype(np.float64)
+            self.m[i] = self.beta1 * self.m[i] + (1 - self.beta1) * g
+            self.v[i] = self.beta2 * self.v[i] + (1 - self.beta2) * g * g
+            m_hat = self.m[i] / (1 - self.beta1 ** self.t)
+            v_hat = self.v[i] / (1 - self.beta2 ** self.t)
+            r = m_hat / (np.sqrt(v_hat) + self.eps) + self.weight_decay * self.params[i]
+            param_norm, r_norm = np.linalg.norm(self.params[i]), np.linalg.norm(r)
+            ratio = param_norm / r_norm if param_norm > 0 and r_norm > 0 else 1.0
+            self.params[i] = self.params[i] - self.lr * ratio * r
+        return [p.copy() for p in self.params]
+
+
+def _run(subject: Subject, rng: np.random.Generator, oracle_class: type, *, hyper: dict, dtype: str,
+         shapes: list[tuple], steps: int, hint: str, grad_scale: float = 1.0, param_scale: float = 1.0,
+         has_grad: Callable[[int, int], bool] | None = None, zero_params: tuple = ()) -> None:
+    subject.trace.begin(steps=steps, **hyper, dtype=dtype, shapes=shapes)
+    initial = random_arrays(rng, shapes, dtype, scale=param_scale)
+    for i in zero_params:
+        initial[i] = np.zeros_like(initial[i])
+        subject.trace.setting["zero_initialised"] = list(zero_params)
+    handle = subject.new(initial, dtype=dtype, **hyper)
+    oracle = oracle_class(initial, **hyper)
+    previous = [a.astype(np.float64) for a in initial]
+    for step in range(1, steps + 1):
+        subject.trace.step = step
+        grads = [(grad_scale * rng.standard_normal(shape)).astype(dtype)
+                 if has_grad is None or has_grad(i, step) else None
+                 for i, shape in enumerate(shapes)]
+        subject.set_grads(handle, grads)
+        subject.call(handle, "step")
+        expected = oracle.step(grads)
+        expect_params(subject, handle, expected, dtype, hint=hint, oracle=oracle.name, before=previous)
+        previous = expected
+
+
+def _check(check_id: str, runs: list[tuple[type, list[dict], str]]):
+    """Run every (oracle, settings, hint) in order, all problems drawn from rng_for(check_id)."""
+    def run(subject: Subject) -> None:
+        rng = rng_for(check_id)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for oracle_class, settings, hint in runs:
+                for setting in settings:
+                    _run(subject, rng, oracle_class, hint=hint, **setting)
+    return run
+
+
+ADAGRAD = [
+    dict(hyper=dict(lr=0.1, eps=1e-10, initial_accumulator_value=0.0), dtype="float64",
+         shapes=[(4,), (2, 3)], steps=30),
+    dict(hyper=dict(lr=0.5, eps=0.1, initial_accumulator_value=0.0), dtype="float64", shapes=[(5,)], steps=30,
+         grad_scale=0.3),
+    dict(hyper=dict(lr=0.05, eps=1e-6, initial_accumulator_value=0.5), dtype="float32", shapes=[(3, 3)],
+         steps=30),
+    dict(hyper=dict(lr=0.01, eps=1e-10, initial_accumulator_value=0.0), dtype="float32",
+         shapes=[(5,), (1,)], steps=30, grad_scale=10.0),
+]
+ADAGRAD_MORE = [
+    dict(hyper=dict(lr=0.2, eps=1e-10, initial_accumulator_value=0.1), dtype="float64",
+         shapes=[(3,), (2, 2), (4,)], steps=100, has_grad=_sometimes),
+    dict(hyper=dict(lr=0.05, eps=1.0, initial_accumulator_value=0.0), dtype="float32",
+         shapes=[(2,), (3,), (1, 2)], steps=100, has_grad=_sometimes),
+]
+
+RMSPROP = [
+    dict(hyper=dict(lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, centered=False), dtype="float64",
+         shapes=[(4,), (2, 3)], steps=30),
+    dict(hyper=dict(lr=0.05, alpha=0.5, eps=0.1, momentum=0.0, centered=False), dtype="float64",
+         shapes=[(5,)], steps=30, grad_scale=0.3),
+    dict(hyper=dict(lr=0.002, alpha=0.9, eps=1e-6, momentum=0.0, centered=False), dtype="float32",
+         shapes=[(3, 3), (1,)], steps=30, grad_scale=10.0),
+]
+RMSPROP_MORE = [
+    dict(hyper=dict(lr=0.01, alpha=0.9, eps=1e-8, momentum=0.9, centered=False), dtype="float64",
+         shapes=[(4,), (2, 2)], steps=40),
+    dict(hyper=dict(lr=0.01, alpha=0.8, eps=1e-3, momentum=0.0, centered=True), dtype="float64",
+         shapes=[(3,), (2, 3)], steps=40),
+    dict(hyper=dict(lr=0.003, alpha=0.95, eps=1e-4, momentum=0.5, centered=True), dtype="float32",
+         shapes=[(3,), (2, 2), (4,)], steps=40, has_grad=_sometimes),
+    dict(hyper=dict(lr=0.02, alpha=0.99, eps=1e-8, momentum=0.3, centered=False), dtype="float32",
+         shapes=[(2,), (3,), (1, 2)], steps=40, has_grad=_sometimes),
+]
+
+ADAMW = [
+    dict(hyper=dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01), dtype="float64",
+         shapes=[(4,), (2, 3)], steps=30),
+    dict(hyper=dict(lr=0.1, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.5), dtype="float64",
+         shapes=[(5,)], steps=30),
+    dict(hyper=dict(lr=0.05, betas=(0.5, 0.6), eps=1e-3, weight_decay=0.2), dtype="float32",
+         shapes=[(3, 3)], steps=30, param_scale=3.0),
+    dict(hyper=dict(lr=0.002, betas=(0.95, 0.99), eps=1e-8, weight_decay=0.0), dtype="float32",
+         shapes=[(5,), (1,)], steps=30, grad_scale=10.0),
+]
+ADAMW_SHARED_T = [
+    dict(hyper=dict(lr=0.05, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.3), dtype="float64",
+         shapes=[(3,), (2, 2), (4,)], steps=60, has_grad=_sometimes),
+    dict(hyper=dict(lr=0.02, betas=(0.7, 0.8), eps=1e-6, weight_decay=0.1), dtype="float32",
+         shapes=[(2,), (3,), (1, 2)], steps=60, has_grad=_sometimes),
+]
+ADAMW_MANY = [
+    dict(hyper=dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05), dtype="float64",
+         shapes=[(3,), (2, 2)], steps=100),
+]
+
+LION = [
+    dict(hyper=dict(lr=0.01, betas=(0.9, 0.99), weight_decay=0.0), dtype="float64",
+         shapes=[(4,), (2, 3)], steps=30),
+    dict(hyper=dict(lr=0.03, betas=(0.5, 0.9), weight_decay=1.0), dtype="float64", shapes=[(6,)], steps=30),
+    dict(hyper=dict(lr=0.001, betas=(0.95, 0.98), weight_decay=0.1), dtype="float32",
+         shapes=[(3, 3), (2,)], steps=30, param_scale=3.0),
+    dict(hyper=dict(lr=0.1, betas=(0.2, 0.6), weight_decay=0.5), dtype="float32", shapes=[(5,)], steps=30,
+         grad_scale=0.01),
+]
+LION_MORE = [
+    dict(hyper=dict(lr=0.02, betas=(0.9, 0.99), weight_decay=0.3), dtype="float64",
+         shapes=[(3,), (2, 2), (4,)], steps=100, has_grad=_sometimes),
+    dict(hyper=dict(lr=0.005, betas=(0.8, 0.95), weight_decay=1.0), dtype="float32",
+         shapes=[(2,), (3,), (1, 2)], steps=100, has_grad=_sometimes),
+]
+
+LAMB = [
+    dict(hyper=dict(lr=0.01, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0), dtype="float64",
+         shapes=[(4,), (2, 3)], steps=30),
+    dict(hyper=dict(lr=0.05, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1), dtype="float64",
+         shapes=[(5, 5), (3,)], steps=30, param_scale=5.0),
+    dict(hyper=dict(lr=0.02, betas=(0.9, 0.99), eps=0.1, weight_decay=0.01), dtype="float64",
+         shapes=[(6,)], steps=20, grad_scale=0.3),
+    dict(hyper=dict(lr=0.01, betas=(0.5, 0.6), eps=1e-6, weight_decay=0.05), dtype="float32",
+         shapes=[(3, 3), (4,)], steps=20),
+]
+LAMB_EDGES = [
+    dict(hyper=dict(lr=0.02, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01), dtype="float64",
+         shapes=[(3,), (4,), (2, 2), (3,)], steps=30, has_grad=_all_but_last, zero_params=(1,)),
+    dict(hyper=dict(lr=0.05, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.0), dtype="float32",
+         shapes=[(2, 3), (3,), (2,), (4,)], steps=30, has_grad=_all_but_last, zero_params=(1,)),
+]
+
+CHECKS = [
+    CheckSpec("adagrad.matches_torch", "AdagradOptimizer",
+              "matches torch.optim.Adagrad over 30 steps at 4 settings (float32 and float64)",
+              _check("adagrad.matches_torch", [(_TorchAdagrad, ADAGRAD, HINT_ADAGRAD)])),
+    CheckSpec("adagrad.no_grad_many_steps", "AdagradOptimizer",
+              "matches torch.optim.Adagrad over 100 steps with parameters that have no gradient",
+              _check("adagrad.no_grad_many_steps", [(_TorchAdagrad, ADAGRAD_MORE, HINT_ADAGRAD + "; " + HINT_SKIP)])),
+    CheckSpec("rmsprop.matches_torch", "RMSpropOptimizer",
+              "matches torch.optim.RMSprop (no momentum, not centred) over 30 steps at 3 settings",
+              _check("rmsprop.matches_torch", [(_TorchRMSprop, RMSPROP, HINT_RMSPROP)])),
+    CheckSpec("rmsprop.momentum_centered", "RMSpropOptimizer",
+              "matches torch.optim.RMSprop with momentum and/or centred over 40 steps, some parameters without "
+              "gradient",
+              _check("rmsprop.momentum_centered",
+                     [(_TorchRMSprop, RMSPROP_MORE, HINT_RMSPROP_MORE + "; " + HINT_SKIP)])),
+    CheckSpec("adamw.matches_torch", "AdamWOptimizer",
+              "matches torch.optim.AdamW over 30 steps at 4 settings (float32 and float64)",
+              _check("adamw.matches_torch", [(_TorchAdamW, ADAMW, HINT_ADAMW)])),
+    CheckSpec("adamw.shared_timestep", "AdamWOptimizer",
+              "one t per step() with parameters that have no gradient (60 steps), then 100 steps against "
+              "torch.optim.AdamW",
+              _check("adamw.shared_timestep", [(_ClosedFormAdamW, ADAMW_SHARED_T, HINT_ADAMW_T),
+                                               (_TorchAdamW, ADAMW_MANY, HINT_ADAMW)])),
+    CheckSpec("lion.matches_paper", "LionOptimizer",
+              "matches the Lion update of Chen et al. (2023) over 30 steps at 4 settings (float32 and float64)",
+              _check("lion.matches_paper", [(_ClosedFormLion, LION, HINT_LION)])),
+    CheckSpec("lion.no_grad_many_steps", "LionOptimizer",
+              "matches Lion over 100 steps with weight decay and parameters that have no gradient",
+              _check("lion.no_grad_many_steps", [(_ClosedFormLion, LION_MORE, HINT_LION + "; " + HINT_SKIP)])),
+    CheckSpec("lamb.matches_paper", "LAMBOptimizer",
+              "matches LAMB (You et al., 2020, Algorithm 2) over 20-30 steps at 4 settings (float32 and float64)",
+              _check("lamb.matches_paper", [(_ClosedFormLAMB, LAMB, HINT_LAMB)])),
+    CheckSpec("lamb.trust_ratio_edges", "LAMBOptimizer",
+              "trust ratio 1 for a zero-initialised parameter, one shared t, parameters without gradient skipped",
+              _check("lamb.trust_ratio_edges", [(_ClosedFormLAMB, LAMB_EDGES, HINT_LAMB_EDGES)])),
+]
