@@ -94,3 +94,15 @@ def test_the_old_command_name_says_where_it_moved():
     assert result.returncode == 0, result.stderr
     assert "python -m course_grader" in result.stderr
     assert "usage" in result.stdout.lower()
+
+
+def _package_modules() -> list[Path]:
+    examples = ROOT / "course_grader" / "pipeline" / "examples"  # sample student code, pasted into notebooks
+    return sorted(p for root in ("course_lib", "course_grader") for p in (ROOT / root).rglob("*.py")
+                  if "__pycache__" not in p.parts and not p.is_relative_to(examples))
+
+
+@pytest.mark.parametrize("path", _package_modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_module_says_what_it_is(path):
+    docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+    assert docstring and docstring.strip().splitlines()[0].strip(), f"{path.relative_to(ROOT)} has no opening line"
