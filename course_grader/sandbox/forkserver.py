@@ -196,6 +196,9 @@ def _private_folders(request: dict) -> None:
     worker sees exactly what a cold one does, wherever the course is.
     """
     keep, hide, stage = request["workdir"], request.get("hide"), request.get("stage")
+    if hide:  # first: the worker's folder may lie inside a bind that is moved aside below
+        os.mkdir(os.path.join(stage, "keep"), 0o700)
+        _mount(keep, os.path.join(stage, "keep"), None, MS_BIND | MS_REC)
     moved: list[tuple[str, str]] = []
     if stage:
         for index, point in enumerate(mounts_below()):
@@ -203,9 +206,6 @@ def _private_folders(request: dict) -> None:
             os.mkdir(aside, 0o700)
             _mount(point, aside, None, MS_MOVE)
             moved.append((aside, point))
-    if hide:
-        os.mkdir(os.path.join(stage, "keep"), 0o700)
-        _mount(keep, os.path.join(stage, "keep"), None, MS_BIND | MS_REC)
     size = f"size={int(request.get('tmp_mb', 512))}m,mode=1777"
     for target in PRIVATE_TARGETS:
         _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, size)
