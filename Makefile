@@ -11,7 +11,7 @@ REQS := requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 JUPYTER_ENV := JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter/config JUPYTER_DATA_DIR=$(CURDIR)/.jupyter/data
 
-.PHONY: FORCE setup lab test test-fast student autograde grade-demo bench lock clean help
+.PHONY: FORCE setup check-python lab test test-fast student autograde grade-demo bench lock clean help
 
 help:
 	@echo "make setup       create .venv and install the pinned environment"
@@ -24,6 +24,17 @@ help:
 
 setup: $(STAMP)
 
+# The pinned environment (torch 2.13.0's CPU wheels, the lock in constraints.txt) is made for
+# CPython 3.11.5 and later 3.11 releases: say so at once instead of failing deep inside pip.
+# (Debian 12 ships 3.11.2, which the lock's soupsieve refuses.)
+check-python:
+	@v="$$($(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)"; \
+	case "$$v" in 3.11.*) [ "$${v#3.11.}" -ge 5 ] 2>/dev/null && exit 0;; esac; \
+	echo "make setup needs CPython 3.11.5 or a later 3.11 release; $(PYTHON) is $${v:-not a working Python}." >&2; \
+	echo "Install one (pyenv install 3.11, uv python install 3.11, or conda env create -f environment.yml)" >&2; \
+	echo "and run: make setup PYTHON=/path/to/python3.11" >&2; \
+	exit 1
+
 # The stamp holds the folder .venv was made for. A moved or copied checkout rebuilds .venv:
 # its scripts and the editable install of course_lib still name the original folder (where
 # the grading sandbox cannot see it, so that every submission would score 0).
@@ -32,6 +43,7 @@ $(STAMP): FORCE
 endif
 
 $(STAMP): $(REQS)
+	@$(MAKE) --no-print-directory check-python PYTHON="$(PYTHON)"
 	@old="$$(cat $(STAMP) 2>/dev/null)"; if [ -n "$$old" ] && [ "$$old" != "$(CURDIR)" ]; then \
 	  echo ".venv was made for $$old: rebuilding it for $(CURDIR)"; rm -rf $(VENV); fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

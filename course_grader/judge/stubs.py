@@ -27,8 +27,10 @@ task is a training loop uses torch's optimizers on purpose.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import importlib
+import io
 import os
 import re
 import sys
@@ -182,9 +184,10 @@ def _stub_module(name: str, folder: Path) -> tuple[Path, Path] | None:
         return stub, real_path
     stub_root = folder / name
     for sub, relative in _submodules(module):
-        try:
-            submodule = importlib.import_module(sub)
-        except Exception:  # noqa: BLE001 - a submodule that cannot load here: an empty stub
+        try:  # quietly: some submodules print and exit() when an optional dependency is missing
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                submodule = importlib.import_module(sub)
+        except (Exception, SystemExit):  # noqa: BLE001 - a submodule that cannot load here: an empty stub
             submodule = types.ModuleType(sub)
         _write(stub_root / relative, stub_source(submodule, root=name))
     for directory in [stub_root, *[p for p in stub_root.rglob("*") if p.is_dir()]]:

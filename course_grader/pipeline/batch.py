@@ -47,6 +47,7 @@ from typing import Callable
 from nbgrader.api import Gradebook, MissingEntry
 
 from course_grader.pipeline import dask_cluster
+from course_grader.pipeline.canary import CanaryFailed, run_canary  # noqa: F401 - CanaryFailed for callers
 from course_grader.pipeline.course import Course, hash_tree, sqlite_with_busy_timeout
 from course_grader.pipeline.progress import as_progress
 from course_grader.pipeline.grades import write_grades_csv
@@ -189,7 +190,7 @@ def _graded_in_gradebook(gb: Gradebook, student: str, assignment: str) -> bool:
 
 def grade_course(course: Course, settings: Settings, jobs: int | None = None, force: bool = False,
                  log: Callable[[str], None] = print, wait: bool = False,
-                 scheduler: str | None = None) -> BatchReport:
+                 scheduler: str | None = None, canary: bool = False) -> BatchReport:
     """Grade what changed under ``course.submitted`` and write ``grades.csv``.
 
     Args:
@@ -203,6 +204,9 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
         scheduler: address of a Dask scheduler (``tcp://host:8786``): grade each submission as
             a task of that cluster (``jobs`` is then the cluster's threads). The gradebook must be a server
             every worker reaches (PostgreSQL), not SQLite.
+        canary: before grading anyone, grade each assignment's reference solution and blank
+            release with the same settings (:mod:`~course_grader.pipeline.canary`); stop with
+            :class:`CanaryFailed` unless they get full marks and 0. ``make autograde`` turns it on.
 
     Returns:
         The batch report (results of all submissions, regraded and skipped ones).
@@ -210,6 +214,7 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
     Raises:
         ConfigurationError: nothing to grade against, the gradebook cannot be opened, a SQLite
             gradebook with a scheduler, or the scheduler has no worker.
+        CanaryFailed: (with ``canary``) the run would not grade correctly; nothing was written.
         CourseBusy: another run is grading this course (and ``wait`` is False).
     """
     jobs = jobs or os.cpu_count() or 1
@@ -226,7 +231,7 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
         if cluster is not None:
             jobs = sum(cluster.nthreads().values())  # the workers' threads: one submission each
             log(f"grading on the Dask cluster at {scheduler}: {len(cluster.nthreads())} worker(s), {jobs} thread(s)")
-        return _grade_course(course, settings, jobs, force, log, cluster)
+        return _grade_course(course, settings, jobs, force, log, cluster, canary)
 
 
 @contextlib.contextmanager
@@ -246,7 +251,7 @@ def _cluster(scheduler: str | None):
 
 
 def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
-                  log: Callable[[str], None], cluster=None) -> BatchReport:
+                  log: Callable[[str], None], cluster=None, canary: bool = False) -> BatchReport:
     started = time.perf_counter()
     assignments = course.assignments()
     if not assignments:
@@ -255,6 +260,12 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
         settings = dataclasses.replace(settings, check_seed=course_check_seed(course))
     log(f"check inputs drawn from the course's secret seed {settings.check_seed} "
         f"(reproduce these grades with --check-seed {settings.check_seed})")
+    grading_hash = "".join(hash_tree(package, "**/*.py") for package in GRADING_CODE)
+    if canary:  # before anything is written to the course's gradebook
+        submitted = {a for _, a, problem in course.submission_folders() if problem is None and a in assignments}
+        if cluster is not None:
+            log("canary: graded on this machine with the run's settings (the Dask workers are not canaried)")
+        run_canary(course, submitted, settings, grading_hash, lambda canary_jobs: _run_jobs(canary_jobs, jobs), log)
     db_url = sqlite_with_busy_timeout(course.db_url)
     prepare_gradebook(db_url, course)
     state = _load_state(course) or {"version": PIPELINE_VERSION, "assignments": {}, "submissions": {}}
@@ -280,7 +291,6 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
     report = BatchReport()
     todo, keys = [], {}
     folders = course.submission_folders()
-    grading_hash = "".join(hash_tree(package, "**/*.py") for package in GRADING_CODE)
     for student, assignment, problem in folders:
         if problem is not None:
             report.results.append(Result(student, assignment, "invalid_name", f"{problem}: not graded"))
@@ -359,18 +369,12 @@ def _run_jobs(todo: list[tuple], jobs: int, cluster=None):
     with futures.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
                                      initializer=init_worker) as pool:
         pending = {pool.submit(grade_job, job): job for job in todo}
-        broken = False
-        for done in futures.as_completed(pending):
-            job = pending[done]
-            try:
-                result = done.result()
-            except futures.process.BrokenProcessPool:
-                broken = True  # every job not finished yet is graded again below
-                continue
-            except Exception as error:
-                result = Result(job[1], job[2], "failed", f"grading worker crashed: {error!r}").to_dict()
-            unfinished.remove(job)
-            yield result
+        try:
+            yield from _finished(pending, unfinished)
+        except BaseException:  # Ctrl-C, SIGTERM, a closed generator: stop after the running jobs
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        broken = bool(unfinished)
     if broken:
         # A worker process died (killed, out of memory): grade what it left, one job per process.
         for job in unfinished:
@@ -379,3 +383,17 @@ def _run_jobs(todo: list[tuple], jobs: int, cluster=None):
                     yield single.submit(grade_job, job).result()
                 except Exception as error:
                     yield Result(job[1], job[2], "failed", f"grading worker crashed: {error!r}").to_dict()
+
+
+def _finished(pending: dict, unfinished: list):
+    """Yield each finished job's result; the jobs of a broken pool stay in ``unfinished``."""
+    for done in futures.as_completed(pending):
+        job = pending[done]
+        try:
+            result = done.result()
+        except futures.process.BrokenProcessPool:
+            continue  # every job not finished yet is graded again, one per process
+        except Exception as error:
+            result = Result(job[1], job[2], "failed", f"grading worker crashed: {error!r}").to_dict()
+        unfinished.remove(job)
+        yield result

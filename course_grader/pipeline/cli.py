@@ -1,9 +1,19 @@
 """Command line of the batch: ``python -m course_grader [options]`` (``make autograde``).
 
-Exit status: 0 when the batch ran, failed submissions included (they are listed at the
-end and marked in grades.csv); 2 for a configuration error (no sources, no sandbox without
-``--no-sandbox``, a gradebook that cannot be opened, a bad option); 3 when another run is
-grading the same course (nothing was read or written; ``--wait`` queues behind it instead).
+Exit status:
+
+- 0: every submission was graded, or refused for a reason of its own (no notebook, an
+  invalid or unsafe one, a bad folder name: the student's, listed and marked in grades.csv);
+- 2: a configuration error (no sources, no sandbox without ``--no-sandbox``, a gradebook that
+  cannot be opened, a bad option);
+- 3: another run is grading the same course (nothing was read or written; ``--wait`` queues
+  behind it instead);
+- 4: the canary failed (:mod:`course_grader.pipeline.canary`): the reference solution of an
+  assignment lost points or its blank release earned some with this setup, so nobody was
+  graded and nothing was written to the gradebook or grades.csv;
+- 5: the batch ran, but at least one submission ended ``failed``: the grader's fault, not the
+  student's (a crash, a judge that could not start). They are listed first; fix the cause and
+  run again (failed submissions are always regraded).
 
 ``--scheduler tcp://HOST:8786`` grades each submission as a task of a Dask cluster whose
 workers may be other machines (docs/instructors.md); the gradebook must then be PostgreSQL,
@@ -19,9 +29,10 @@ from pathlib import Path
 from course_grader.pipeline import isolation, dask_cluster
 from course_grader.pipeline.course import Course
 from course_grader.pipeline.batch import ConfigurationError, CourseBusy, course_check_seed, course_lock, grade_course
+from course_grader.pipeline.canary import CanaryFailed
 from course_grader.pipeline.progress import MODES, Progress
 from course_grader.pipeline.grades import failure_summary, grade_table
-from course_grader.pipeline.submission import Settings
+from course_grader.pipeline.submission import Settings, exit_cleanly_on_sigterm
 
 GRADERS = Path(__file__).resolve().parents[2] / "graders"
 
@@ -90,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="start a fresh sandboxed Python (and torch) for each judge's worker instead of "
                              "forking it from the warm pool; slower, same grades")
     parser.add_argument("--force", action="store_true", help="regrade every submission, changed or not")
+    parser.add_argument("--no-canary", action="store_true",
+                        help="skip the canary: grading each assignment's reference solution (full marks "
+                             "expected) and blank release (0 expected) before any student; a pass is "
+                             "cached, so leave it on unless you know why")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--check-seed", type=_seed, default=None, metavar="N",
                        help="draw the checks' secret inputs from seed N (default: the course's own, "
@@ -115,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:
         return 2 if exit_.code else 0
+    exit_cleanly_on_sigterm()  # Ctrl-C and SIGTERM both unwind: the warm pools' folders are removed
     if args.scheduler is not None:  # the workers grade: each checks its own sandbox
         sandbox_ok, why = True, ""
     else:
@@ -142,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         progress = Progress(args.progress, verbose=args.verbose)
         try:
             report = grade_course(course, settings, jobs=args.jobs, force=args.force, log=progress,
-                                  wait=args.wait, scheduler=args.scheduler)
+                                  wait=args.wait, scheduler=args.scheduler, canary=not args.no_canary)
         finally:
             progress.close()
     except CourseBusy as error:
@@ -151,13 +167,35 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except CanaryFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 4
+    failed = [r for r in report.results if r.status == "failed"
+              and (r.student, r.assignment) in set(report.regraded)]
+    if failed:
+        print(f"\n{len(failed)} submission(s) FAILED to grade (the grader's fault, not the student's):")
+        print("\n".join(f"  {r.student}/{r.assignment}: {r.reason}" for r in failed))
     print()
     print(grade_table(report.rows))
-    print(f"\n{len(report.regraded)} graded, {len(report.skipped)} unchanged (skipped) in {report.seconds:.1f} s; "
-          f"grades: {course.grades_csv}; feedback: {course.feedback}")
+    print("\n" + run_summary(report) + f" in {report.seconds:.1f} s; grades: {course.grades_csv}; "
+          f"feedback: {course.feedback}")
     summary = failure_summary(report.rows)
     if summary:
         print("\n" + summary)
     if not sandbox:
         print(NO_SANDBOX_BANNER)
-    return 0
+    return 5 if failed else 0
+
+
+def run_summary(report) -> str:  # noqa: ANN001 - a BatchReport
+    """``12 graded, 1 failed (the grader's), 2 not graded (the submission's), 3 unchanged``."""
+    regraded = set(report.regraded)
+    statuses = [r.status for r in report.results if (r.student, r.assignment) in regraded]
+    graded, failed = statuses.count("graded"), statuses.count("failed")
+    parts = [f"{graded} graded"]
+    if failed:
+        parts.append(f"{failed} failed (the grader's fault)")
+    if len(statuses) - graded - failed:
+        parts.append(f"{len(statuses) - graded - failed} not graded (a problem of the submission)")
+    parts.append(f"{len(report.skipped)} unchanged (skipped)")
+    return ", ".join(parts)

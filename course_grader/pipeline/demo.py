@@ -33,6 +33,7 @@ from pathlib import Path
 from course_grader.pipeline import isolation, scratch
 from course_grader.pipeline.cli import GRADERS, NO_SANDBOX_BANNER
 from course_grader.pipeline.batch import ConfigurationError, grade_course
+from course_grader.pipeline.canary import CanaryFailed
 from course_grader.pipeline.grades import failure_summary, grade_table
 from course_grader.pipeline.submission import Settings
 
@@ -140,10 +141,13 @@ def main(argv: list[str] | None = None) -> int:
             check_gradebook_is_the_demo_s(db_url)
         course = build(db_url=db_url)
         print(f"demo course: {course.root}\ngradebook: {shown_url(course.db_url)}")
-        report = grade_course(course, Settings(timeout=args.timeout, sandbox=sandbox), jobs=args.jobs)
+        report = grade_course(course, Settings(timeout=args.timeout, sandbox=sandbox), jobs=args.jobs, canary=True)
     except ConfigurationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except CanaryFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 4
     print()
     print(grade_table(report.rows))
     summary = failure_summary(report.rows)
@@ -151,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + summary)
     print(f"\n{len(report.results)} submissions in {report.seconds:.0f} s. grades.csv: {course.grades_csv}\n"
           f"feedback (what students get): {course.feedback}/<student>/<assignment>/*.html")
-    return 0
+    failed = [r for r in report.results if r.status == "failed"]
+    if failed:
+        print(f"{len(failed)} submission(s) FAILED to grade (the grader's fault): "
+              + ", ".join(f"{r.student}/{r.assignment}" for r in failed), file=sys.stderr)
+    return 5 if failed else 0
 
 
 if __name__ == "__main__":

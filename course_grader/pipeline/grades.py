@@ -90,7 +90,8 @@ def grade_table(rows: list[dict], only_submitted: bool = True) -> str:
 
 def failure_summary(rows: list[dict]) -> str:
     """The submissions whose score is not an honest grade, one line each (empty if none)."""
-    bad = [r for r in rows if r["status"] not in ("graded", "not_submitted")]
+    bad = sorted((r for r in rows if r["status"] not in ("graded", "not_submitted")),
+                 key=lambda r: r["status"] != "failed")  # the grader's failures first
     if not bad:
         return ""
     lines = [f"{len(bad)} submission(s) NOT graded normally (their score is not an honest grade):"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
+import signal
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -449,6 +451,18 @@ def init_worker() -> None:
     """
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=SAWarning)
+    exit_cleanly_on_sigterm()
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """SIGTERM ends this process through ``SystemExit``, so that its fork servers are stopped and
+    their folders removed (the default action kills it on the spot and leaves them behind)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_exit)
+
+
+def _raise_exit(signum, frame) -> None:  # noqa: ANN001
+    raise SystemExit(128 + signum)
 
 
 def grade_job(job: tuple) -> dict:

@@ -214,15 +214,22 @@ REFERENCE_MODULES = ("gradient_descent.py", "adam.py", "lr_scheduler.py", "proje
                      "lr_finder.py", "landscapes.py", "training_loop.py")
 
 
+# The checks' oracles (closed forms, torch-driven references, expected values) live in one
+# folder, imported only by the judge's trusted side: the sandbox gets an empty folder there.
+ORACLE_PACKAGE = ("checks", "chapters")
+
+
 def _hidden_reference_binds() -> list[str]:
-    """bwrap arguments that blank the reference modules and course_lib's compiled files."""
+    """bwrap arguments that blank the reference modules, the checks' oracles and course_lib's
+    compiled files."""
     package = _course_lib_dir()
     args: list[str] = []
     for name in REFERENCE_MODULES:
         if (package / name).exists():
             args += ["--ro-bind", "/dev/null", str(package / name)]
-    if (package / "__pycache__").is_dir():
-        args += ["--tmpfs", str(package / "__pycache__")]
+    for folder in (package / "__pycache__", package.joinpath(*ORACLE_PACKAGE)):
+        if folder.is_dir():
+            args += ["--perms", "0755", "--tmpfs", str(folder)]
     return args
 
 

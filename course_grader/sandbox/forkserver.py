@@ -157,20 +157,69 @@ def _reap_all(first: int) -> int:
             return _exit_code(status)
 
 
+PRIVATE_TARGETS = ("/tmp", "/dev/shm")
+
+
+def _unescape(field: str) -> str:
+    """A path as ``/proc/self/mountinfo`` writes it (space, tab, newline and backslash in octal)."""
+    raw = field.encode("utf-8", "surrogateescape")
+    out, i = bytearray(), 0
+    while i < len(raw):
+        if raw[i] == 0x5C and i + 4 <= len(raw) and raw[i + 1:i + 4].isdigit():
+            out.append(int(raw[i + 1:i + 4], 8))
+            i += 4
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+def mounts_below(targets: tuple[str, ...] = PRIVATE_TARGETS, mountinfo: str | None = None) -> list[str]:
+    """The mount points attached directly on top of ``targets`` (the sandbox's binds under ``/tmp``:
+    a course, a virtualenv or a worker's folder that lives there), in mount order."""
+    if mountinfo is None:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+            mountinfo = fh.read()
+    entries = [(line.split()[0], line.split()[1], _unescape(line.split()[4]))
+               for line in mountinfo.splitlines() if len(line.split()) > 4]
+    top = {point: mount_id for mount_id, _, point in entries if point in targets}  # the last one wins
+    parents = set(top.values())
+    return [point for _, parent, point in entries if parent in parents and point not in targets]
+
+
 def _private_folders(request: dict) -> None:
     """A fresh tmpfs on ``/tmp`` and ``/dev/shm``; with ``hide``, an empty one over that folder too,
-    except the worker's own folder, kept through a bind on ``stage`` and moved back in place."""
+    except the worker's own folder, kept through a bind on ``stage`` and moved back in place.
+
+    What the sandbox bound under ``/tmp`` or ``/dev/shm`` (the course's code and environment when
+    the course lives there) is moved aside on ``stage`` and back on top of the fresh tmpfs, so a
+    worker sees exactly what a cold one does, wherever the course is.
+    """
     keep, hide, stage = request["workdir"], request.get("hide"), request.get("stage")
-    if hide:
-        _mount(keep, stage, None, MS_BIND | MS_REC)
+    if hide:  # first: the worker's folder may lie inside a bind that is moved aside below
+        os.mkdir(os.path.join(stage, "keep"), 0o700)
+        _mount(keep, os.path.join(stage, "keep"), None, MS_BIND | MS_REC)
+    moved: list[tuple[str, str]] = []
+    if stage:
+        for index, point in enumerate(mounts_below()):
+            aside = os.path.join(stage, f"m{index}")
+            os.mkdir(aside, 0o700)
+            _mount(point, aside, None, MS_MOVE)
+            moved.append((aside, point))
     size = f"size={int(request.get('tmp_mb', 512))}m,mode=1777"
-    for target in ("/tmp", "/dev/shm"):
+    for target in PRIVATE_TARGETS:
         _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    for aside, point in moved:
+        os.makedirs(point, mode=0o755, exist_ok=True)
+        _mount(aside, point, None, MS_MOVE)
+        os.rmdir(aside)
     if hide:
-        if os.path.isdir(hide):  # (a folder under /tmp is gone already)
+        if os.path.isdir(hide):
             _mount("tmpfs", hide, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
         os.makedirs(keep, mode=0o755, exist_ok=True)
-        _mount(stage, keep, None, MS_MOVE)
+        _mount(os.path.join(stage, "keep"), keep, None, MS_MOVE)
+        os.rmdir(os.path.join(stage, "keep"))
+    if stage:
         os.rmdir(stage)  # no mount point any more: the empty folder goes
 
 

@@ -216,13 +216,17 @@ class ForkServer:
                 stdout_read, stdout_write = os.pipe()
                 stderr_read, stderr_write = os.pipe()
                 ours, theirs = [stdin_write, stdout_read, stderr_read], [stdin_read, stdout_write, stderr_write]
-            stage = None
-            if request.get("hide"):  # where the server keeps the worker's folder while it covers the rest
-                stage = self.folder / f"stage-{secrets.token_hex(8)}"
+            # where the server keeps what it moves aside while it lays a fresh /tmp (the sandbox's
+            # binds under /tmp, and the worker's folder when it covers the rest)
+            stage = self.folder / f"stage-{secrets.token_hex(8)}"
+            try:
                 stage.mkdir(mode=0o700)
+            except OSError as error:
+                self.close()
+                raise PoolUnavailable(f"cannot prepare the worker's stage: {error}") from None
             try:
                 message = {**request, "op": "start", "workdir": str(workdir), "uid": uid, "tmp_mb": self.tmp_mb,
-                           "stage": str(stage) if stage else None}
+                           "stage": str(stage)}
                 socket.send_fds(self.control, [json.dumps(message).encode()], theirs)
                 started = self._receive(ANSWER_TIMEOUT, lambda m: m.get("op") == "started")
             except OSError as error:
@@ -291,8 +295,10 @@ def _remove_stale_folders(parent: str) -> None:
 
 
 def _pool_parent() -> str:
-    """Where pool folders go: not under ``/tmp`` or ``/dev/shm``, which each worker gets fresh (and empty)."""
-    for candidate in ("/var/tmp", os.path.join(os.path.expanduser("~"), ".cache")):
+    """Where pool folders go: ``COURSE_POOL_PARENT`` if set, else ``/var/tmp`` (or ``~/.cache``); not
+    under ``/tmp`` or ``/dev/shm``, which each worker gets fresh (and empty)."""
+    chosen = os.environ.get("COURSE_POOL_PARENT")
+    for candidate in ([chosen] if chosen else ["/var/tmp", os.path.join(os.path.expanduser("~"), ".cache")]):
         if os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
             return candidate
     raise PoolUnavailable("no folder for the warm pool outside /tmp (/var/tmp or ~/.cache)")

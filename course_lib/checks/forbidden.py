@@ -42,21 +42,26 @@ class Forbidden:
 FUSED_OPTIMIZER_OPS = ("_fused_adam_", "_fused_adam", "_fused_adamw_", "_fused_adamw",
                        "_fused_sgd_", "_fused_sgd", "_fused_adagrad_", "_fused_adagrad")
 
+#: packages installed only as oracles of the course's own tests (requirements-dev.txt): each
+#: implements an exercise (Lion, the range test), so no graded unit may run them, whatever its chapter
+TEST_ORACLES = Forbidden(modules=("lion_pytorch", "torch_lr_finder"))
+
 #: what an optimizer, schedule, projection or clipping exercise may not run: torch's
 #: optimizers and schedulers, torch's gradient clipping, scikit-learn's SGD and Adam
 OPTIMIZER_IMPLEMENTATIONS = Forbidden(
-    modules=("torch.optim", "torch.nn.utils.clip_grad", "sklearn.neural_network._stochastic_optimizers"),
+    modules=("torch.optim", "torch.nn.utils.clip_grad", "sklearn.neural_network._stochastic_optimizers")
+    + TEST_ORACLES.modules,
     native_ops=FUSED_OPTIMIZER_OPS,
 )
 NOTHING = Forbidden()
 
 #: what a learning-rate finder exercise may not run: a range test someone else wrote
 #: (torch-lr-finder, fast.ai's lr_find); torch's optimizers are the tools it drives, on purpose
-LR_FINDER_IMPLEMENTATIONS = Forbidden(modules=("torch_lr_finder", "fastai.callback.schedule"))
+LR_FINDER_IMPLEMENTATIONS = Forbidden(modules=("torch_lr_finder", "fastai.callback.schedule")) | TEST_ORACLES
 
 #: what a training-loop exercise may not run: adaptive gradient clipping someone else wrote (timm's
 #: ``timm.utils.agc``, ``nfnets``); torch's optimizers and ``clip_grad_norm_`` are its tools, on purpose
-TRAINING_LOOP_IMPLEMENTATIONS = Forbidden(modules=("timm.utils.agc", "nfnets"))
+TRAINING_LOOP_IMPLEMENTATIONS = Forbidden(modules=("timm.utils.agc", "nfnets")) | TEST_ORACLES
 
 
 def union(forbidden: list[Forbidden]) -> Forbidden:

@@ -50,3 +50,18 @@ def test_a_moved_checkout_rebuilds_its_environment(tmp_path):
     assert "rm -rf .venv" in plan and "-m venv .venv" in plan and "pip install" in plan
     at_home = _course_copy(tmp_path / "home", str(tmp_path / "home" / "moved course"))
     assert subprocess.run(["make", "-q", "setup"], cwd=at_home).returncode == 0
+
+
+@pytest.mark.parametrize("version, ok", [("3.11.2", False), ("3.10.14", False), ("3.12.4", False),
+                                         ("3.11.5", True), ("3.11.9", True)])
+def test_setup_says_at_once_which_python_it_needs(tmp_path, version, ok):
+    """Debian 12's 3.11.2 (and any Python the lock was not made for) is refused with what to do."""
+    fake = tmp_path / "python3"
+    fake.write_text(f"#!/bin/sh\necho {version}\n")
+    fake.chmod(0o755)
+    result = subprocess.run(["make", "--no-print-directory", "check-python", f"PYTHON={fake}"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert (result.returncode == 0) is ok, result.stderr
+    if not ok:
+        assert f"is {version}" in result.stderr and "CPython 3.11.5" in result.stderr
+        assert "make setup PYTHON=" in result.stderr

@@ -33,11 +33,13 @@ from integrity.test_hostile_batch import lean, read_results
 
 pytestmark = pytest.mark.usefixtures("sandbox_available")
 
-CLASS_OF = {"02_adam": "AdamOptimizer", "03_lr_schedules": "LRScheduler", "05_gradient_clipping": "ClippingOptimizer"}
+CLASS_OF = {"02_adam": "AdamOptimizer", "03_lr_schedules": "LRScheduler", "05_gradient_clipping": "ClippingOptimizer",
+            "06_optimizer_zoo": "LionOptimizer"}
 HONEST = {  # (correct, wrong) fixtures per chapter
     "02_adam": ("correct_in_place", "wrong_eps_inside_sqrt"),
     "03_lr_schedules": ("correct_math", "wrong_warmup_plus_one"),
     "05_gradient_clipping": ("correct_loops", "wrong_per_parameter_norm"),
+    "06_optimizer_zoo": ("correct_lion_in_place", "wrong_lion_betas_swapped"),
 }
 
 
@@ -101,6 +103,7 @@ ROUTES = {
     "native_fused_adam_kernel": ("02_adam", attacks.FUSED_KERNEL_ADAM),
     "torch_schedulers_on_a_bare_optimizer": ("03_lr_schedules", attacks.SCHEDULER_ON_BARE_OPTIMIZER),
     "private_helpers_of_clip_grad": ("05_gradient_clipping", attacks.CLIP_PRIVATE_HELPERS),
+    "lion_from_a_test_only_package": ("06_optimizer_zoo", attacks.LION_FROM_TEST_PACKAGE),
 }
 
 
@@ -109,11 +112,14 @@ def test_delegation_route_earns_nothing(route: str, tmp_path, worker_spawn) -> N
     assignment, source = ROUTES[route]
     class_name = CLASS_OF[assignment]
     assert all(local_passes(source, class_name).values()), "the attack must work where torch's code runs"
-    attacked = judge_with_honest_students(assignment, source, tmp_path, spawn_for=worker_spawn)
+    added = (2,) if route.startswith("lion") else ()  # as a cell the student added: not scanned, only run
+    attacked = judge_with_honest_students(assignment, source, tmp_path, added=added, spawn_for=worker_spawn)
     assert not any(v.passed for v in attacked), [v.check_id for v in attacked if v.passed]
     # the walk finds only refusing stubs, with no module globals to reach into: the cell fails
     said = ("someone else's implementation", "is not defined") if route.startswith("subclass") else (
         "someone else's implementation",)
+    if route.startswith("lion"):  # the package's file is a stub there: the code it looks for is gone
+        said = ("someone else's implementation", "substring not found")
     assert all(any(text in v.message for text in said) for v in attacked), attacked[0].message
 
 
