@@ -149,6 +149,9 @@ class Course:
 
 
 _ID = re.compile(r"[^\x00-\x1f\x7f/\\]{1,100}")
+#: first characters refused in student and assignment ids: spreadsheets read them as a formula
+#: (grades.csv quotes them anyway: course_grader.pipeline.spreadsheet_safe), and ``-`` as an option
+_FORMULA_START = ("=", "+", "-", "@")
 
 
 def _refused_id(entry: "safefs.Entry") -> str | None:
@@ -158,6 +161,9 @@ def _refused_id(entry: "safefs.Entry") -> str | None:
     odd = safefs.odd_name(entry.name, max_bytes=400)
     if odd or not _ID.fullmatch(entry.name):
         return f"{safefs.shown(entry.name)!r} has {odd or 'a name that is not a plain id'}"
+    if entry.is_dir and entry.name.startswith(_FORMULA_START):
+        return (f"{safefs.shown(entry.name)!r} starts with {entry.name[0]!r}, which spreadsheets read as a "
+                f"formula: rename the folder")
     if not entry.is_dir and not entry.is_file:
         return f"{safefs.shown(entry.name)!r} is {entry.kind}"
     return None

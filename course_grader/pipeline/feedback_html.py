@@ -17,9 +17,16 @@ metadata, raw cells, cell attachments. The page is built in three layers:
 ``clean_html`` here is bleach's ``Cleaner`` (bleach is nbconvert's own sanitizer) with an
 allow-list wide enough for the course's prose (headings, tables, images, code, links), no
 ``on*`` handler or ``style`` attribute, no ``<script>``, ``<iframe>``, ``<svg>``, ``<form>``
-and links only to ``http``/``https``/``mailto`` or the page itself; images may also be
-PNG/JPEG/GIF ``data:`` URLs. What it refuses is shown escaped, as text. MathJax still
-renders the course's formulas: they are text to the cleaner.
+and links only to ``http``/``https``/``mailto`` or the page itself; images only as
+PNG/JPEG/GIF/WebP ``data:`` URLs. What it refuses is shown escaped, as text.
+
+The page loads nothing from the network, whatever a student put in it: an image with a
+remote (or relative) ``src`` loses its ``src``; ``<link>``, ``<style>``, ``<script>``, ``srcset``,
+``style`` and SVG outputs are not kept; the template loads no script or style sheet from a
+CDN; and its Content-Security-Policy (``default-src 'none'``, images only from ``data:``,
+the page's own inline styles) forbids any remote load a later change might let through.
+Links (``<a href>``) to remote pages stay: they load nothing until a reader clicks them.
+The formulas are shown as their TeX source (MathJax would be a remote script).
 """
 from __future__ import annotations
 
@@ -55,8 +62,10 @@ _TAG_ATTRIBUTES = {
     "details": {"open"},
 }
 _SAFE_LINK = re.compile(r"^(https?://|mailto:|#|[^:/?#]*([/?#]|$))", re.IGNORECASE)
-_SAFE_IMAGE = re.compile(r"^(https?://|data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$|[^:/?#]*([/?#]|$))",
-                         re.IGNORECASE)
+#: the only images a page may show: inline PNG/JPEG/GIF/WebP. A remote image (``http(s)://``, ``//host``) is
+#: a tracking pixel that tells its owner when and from where the page was opened; a relative one
+#: loads from wherever the page is served.
+_SAFE_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$", re.IGNORECASE)
 
 
 def _attribute_allowed(tag: str, name: str, value: str) -> bool:

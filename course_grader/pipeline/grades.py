@@ -16,6 +16,10 @@ plugin, so they match exactly) plus two:
   submission).
 - ``reason``: what happened, in words, for every status but a clean ``graded``.
 
+Every cell that a spreadsheet would read as a formula (it starts with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return, and is not a plain number) is written with a ``'`` in front
+(:mod:`course_grader.pipeline.spreadsheet_safe`); the rows returned keep the raw values.
+
 A 0.0 whose status is not ``graded`` is not a grade: it is a submission to look at.
 """
 from __future__ import annotations
@@ -28,6 +32,7 @@ from nbgrader.api import Gradebook
 from nbgrader.plugins import CsvExportPlugin
 
 from course_grader.pipeline.course import Course
+from course_grader.pipeline.spreadsheet_safe import safe_row
 from course_grader.pipeline.submission import Result
 
 EXPORT_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
@@ -71,7 +76,7 @@ def write_grades_csv(course: Course, db_url: str, results: list[Result]) -> list
     with open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(safe_row(row) for row in rows)  # ids and reasons never open as formulas
     tmp.replace(course.grades_csv)
     return rows
 

@@ -23,7 +23,9 @@ Kinds (:data:`BUILDERS`) and their spec keys:
 - ``"loss"``: ``name`` = ``"mse"`` (``nn.MSELoss()``) or ``"cross_entropy"`` (``nn.CrossEntropyLoss()``);
   ``record_graphs`` (optional, bool): the loss also counts the calls whose outputs carry an
   autograd graph (read back by :func:`snapshot` as ``graphs``), so that a check can tell
-  whether a function evaluated without building graphs.
+  whether a function evaluated without building graphs. The count is kept in a
+  :class:`GraphRecord` that :func:`build` hands to the subject, not on the loss the graded
+  function receives (which could reset it).
 - ``"batches"``: ``inputs`` and ``targets`` (lists of arrays of equal length; targets of
   dtype int64 stay integer class labels): a list of ``(inputs, targets)`` tensor pairs.
 - ``"optimizer"``: ``name`` = ``"sgd"``, ``"adam"`` or ``"adamw"``, ``model`` (the handle of a built model),
@@ -69,6 +71,7 @@ _SGD = torch.optim.SGD
 _ADAM = torch.optim.Adam
 _ADAMW = torch.optim.AdamW
 _MODULE_DICT = object.__getattribute__
+_GRAD_ENABLED = torch.is_grad_enabled
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _OPTIMIZERS = {"sgd": _SGD, "adam": _ADAM, "adamw": _ADAMW}
@@ -167,19 +170,66 @@ def build_convnet(spec: dict) -> nn.Sequential:
     return model
 
 
-class _GraphRecordingLoss(nn.Module):
-    """A loss that also counts the calls whose outputs carried an autograd graph."""
+class GraphRecord:
+    """What a recording loss saw: its calls, and those whose outputs carried an autograd graph.
 
-    def __init__(self, loss: nn.Module) -> None:
-        super().__init__()
-        self.loss = loss
-        self.record = [0, 0]  # [calls, calls with a graph]
+    The record is kept by whoever built the loss (the subject's handle table), never as an
+    attribute of the loss: the graded function holds the loss, and could reset a counter kept
+    on it. The loss reaches the record only through the closure of its class's methods, and
+    :meth:`plain` refuses to vouch for a loss whose class or methods were swapped.
+    """
 
-    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        self.record[0] += 1
-        if torch.is_grad_enabled() and isinstance(outputs, torch.Tensor) and outputs.requires_grad:
-            self.record[1] += 1
-        return self.loss(outputs, targets)
+    def __init__(self) -> None:
+        self.calls = 0
+        self.graphs = 0
+        self._cls: type | None = None
+        self._methods: dict[str, Any] = {}
+
+    def bind(self, cls: type, methods: dict[str, Any]) -> None:
+        """Remember the loss's class and methods, to tell later whether they were replaced."""
+        self._cls, self._methods = cls, dict(methods)
+
+    def count(self, outputs: Any) -> None:
+        """One call; a graph if autograd is recording and ``outputs`` carries a graph."""
+        self.calls += 1
+        if _GRAD_ENABLED() and isinstance(outputs, torch.Tensor) and outputs.requires_grad:
+            self.graphs += 1
+
+    def intact(self, obj: Any) -> bool:
+        """Whether ``obj`` still is the loss built with this record, counting every call."""
+        if type(obj) is not self._cls:
+            return False
+        if "forward" in _MODULE_DICT(obj, "__dict__"):
+            return False
+        return all(_MODULE_DICT(self._cls, "__dict__").get(name) is method for name, method in self._methods.items())
+
+    def plain(self, obj: Any) -> list:
+        """``[["calls", n], ["graphs", n], ["intact", bool]]`` (see :func:`snapshot`)."""
+        return [["calls", int(self.calls)], ["graphs", int(self.graphs)], ["intact", self.intact(obj)]]
+
+
+def _recording_loss(loss: nn.Module) -> tuple[nn.Module, GraphRecord]:
+    """``loss`` behind a module that counts its calls in a :class:`GraphRecord` it does not expose.
+
+    Calling the module, or its ``forward``, counts and then applies ``loss`` (held in the
+    closure, so that the uncounted loss is not an attribute either). ``__call__`` is defined on
+    the class, which Python looks up for ``loss_fn(...)``: assigning ``loss_fn.forward`` or
+    registering hooks does not skip the count.
+    """
+    record = GraphRecord()
+
+    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        record.count(outputs)
+        return loss(outputs, targets)
+
+    methods = {"__call__": __call__, "forward": __call__}
+    cls = type("_GraphRecordingLoss", (nn.Module,), {
+        **methods, "__module__": __name__,
+        "__doc__": f"{type(loss).__name__} that also counts the calls whose outputs carried an autograd graph."})
+    record.bind(cls, methods)
+    return cls(), record
+
+
 class Net(nn.Module):
     """Top-level children applied in order (a parameter may be registered on the model itself)."""
 
@@ -266,13 +316,13 @@ def build_tensors(spec: dict) -> list[torch.Tensor] | torch.Tensor:
     return tensors
 
 
-def build_loss(spec: dict) -> nn.Module:
-    """``nn.MSELoss()`` or ``nn.CrossEntropyLoss()`` (counting graphs if ``record_graphs``)."""
+def build_loss(spec: dict) -> nn.Module | tuple[nn.Module, GraphRecord]:
+    """``nn.MSELoss()`` or ``nn.CrossEntropyLoss()``; with ``record_graphs``, ``(counting loss, its record)``."""
     losses = {"mse": nn.MSELoss, "cross_entropy": nn.CrossEntropyLoss}
     if spec.get("name") not in losses:
         raise ValueError(f"loss name must be one of {sorted(losses)}, got {spec.get('name')!r}")
     loss = losses[spec["name"]]()
-    return _GraphRecordingLoss(loss) if spec.get("record_graphs", False) else loss
+    return _recording_loss(loss) if spec.get("record_graphs", False) else loss
 
 
 def build_batches(spec: dict) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -327,12 +377,17 @@ BUILDERS: dict[str, Callable[[dict, Callable[[int], Any]], Any]] = {
 
 
 def build(kind: str, spec: dict, resolve: Callable[[int], Any]) -> tuple[Any, list[torch.Tensor], list[nn.Module]]:
-    """Build an object of ``kind``; also return the tensors and modules :func:`snapshot` will read."""
+    """Build an object of ``kind``; also return the tensors and modules :func:`snapshot` will read.
+
+    For a loss built with ``record_graphs`` the third item is ``[its GraphRecord]``: the caller keeps
+    it (out of reach of the function the loss is handed to) and passes it back to :func:`snapshot`.
+    """
     if kind not in BUILDERS:
         raise ValueError(f"kind must be one of {sorted(BUILDERS)}, got {str(kind)[:40]!r}")
     obj = BUILDERS[kind](spec, resolve)
-    if isinstance(obj, _GraphRecordingLoss):
-        return obj, [], []
+    if kind == "loss" and isinstance(obj, tuple):  # a recording loss: its record stays with the builder's side
+        loss, record = obj
+        return loss, [], [record]
     if isinstance(obj, nn.Module):
         return obj, list(obj.parameters()) + list(obj.buffers()), list(obj.modules())
     if isinstance(obj, torch.Tensor):
@@ -358,12 +413,13 @@ def snapshot(obj: Any, tensors: list[torch.Tensor], modules: list[nn.Module]) ->
     Model: ``tensors`` (parameters then buffers, as built) and ``training`` (one flag per module).
     Optimizer: ``groups`` (per group ``[[key, value], ...]`` for every key but ``params``, sorted)
     and ``state`` (per parameter in group order ``[[key, value], ...]``, sorted by key).
-    A loss built with ``record_graphs``: ``calls`` and ``graphs`` (calls whose outputs carried a graph).
+    A loss built with ``record_graphs`` (``modules`` is ``[its GraphRecord]``): ``calls``, ``graphs``
+    (calls whose outputs carried a graph) and ``intact`` (False: its class or methods were replaced,
+    so that calls may have gone uncounted).
     Anything else: ``[["value", to_plain(obj)]]``.
     """
-    if type(obj) is _GraphRecordingLoss:
-        calls, graphs = _MODULE_DICT(obj, "record")
-        return [["calls", int(calls)], ["graphs", int(graphs)]]
+    if len(modules) == 1 and type(modules[0]) is GraphRecord:
+        return modules[0].plain(obj)
     if modules:
         flags = [_MODULE_DICT(module, "__dict__").get("training") for module in modules]
         return [["tensors", [to_plain(t) for t in tensors]], ["training", [to_plain(f) for f in flags]]]

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import importlib.util
 import json
+import re
+
+from bs4 import BeautifulSoup
 
 from course_grader.sandbox.bwrap import SandboxConfig, command_prefix
 from course_lib.checks import CheckFailed
@@ -62,3 +65,36 @@ def run_sandboxed(
     """Run ``python -c code`` in the sandbox with ``workdir`` as its directory."""
     argv = command_prefix(workdir, config) + [sys.executable, "-c", code]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+# feedback pages ----------------------------------------------------------------------------------
+
+#: attributes through which an element loads something when the page opens (``<a href>`` only on a click)
+_LOADING_ATTRIBUTES = ("src", "srcset", "href", "xlink:href", "poster", "data", "background", "action",
+                       "formaction", "content", "codebase", "cite", "longdesc", "lowsrc", "dynsrc", "manifest")
+_REMOTE = re.compile(r"(^|[\s,(\'\"])(https?:|//)", re.IGNORECASE)
+_CSS_URL = re.compile(r"url\(\s*['\"]?\s*([^'\")\s]+)|@import\s+['\"]([^'\"]+)", re.IGNORECASE)
+
+
+def remote_loads(page: str) -> list[str]:
+    """Every remote URL the parsed ``page`` would fetch on opening (links to click are not loads)."""
+    soup = BeautifulSoup(page, "html.parser")
+    found = []
+    for element in soup.find_all(True):
+        for name, value in element.attrs.items():
+            value = " ".join(value) if isinstance(value, list) else str(value)
+            if name == "style":
+                found += [url for match in _CSS_URL.findall(value) for url in match if url and _REMOTE.search(url)]
+            elif name.lower() in _LOADING_ATTRIBUTES and not (element.name == "a" and name == "href"):
+                if _REMOTE.search(value):
+                    found.append(f"<{element.name} {name}={value!r}>")
+        if element.name == "style":
+            css = element.get_text()
+            found += [url for match in _CSS_URL.findall(css) for url in match if url and _REMOTE.search(url)]
+    return found
+
+
+def image_sources(page: str) -> list[str]:
+    """The ``src`` of every ``<img>`` of ``page`` that has one."""
+    soup = BeautifulSoup(page, "html.parser")
+    return [img.get("src") for img in soup.find_all("img") if img.get("src")]

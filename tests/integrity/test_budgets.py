@@ -12,7 +12,9 @@ an honest correct and an honest wrong student:
 - ``big_notebook``: a 1.5 MB notebook (``too_large``, not graded);
 - ``big_outputs``: 1.8 MB of HTML output: cut, graded in full;
 - ``html_injector``: scripts and event handlers in markdown, raw cells, every output type
-  and the notebook metadata: graded in full, and none of it can run in the feedback page.
+  and the notebook metadata: graded in full, and none of it can run in the feedback page;
+  remote images, style sheets and scripts (tracking pixels) in markdown and outputs: the
+  page loads nothing from the network.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_raw_cell
 
 from autograding import autograding_probe as probe
+from integrity.integrity_helpers import remote_loads
 from course_grader.pipeline import isolation, scratch
 from course_grader.pipeline.batch import grade_course
 from course_grader.pipeline.preprocessors import TIME_BUDGET_ERROR, IsolatedVerdict
@@ -44,7 +47,8 @@ MANY_BYTES = ("import time\nfor i in range(5):\n    with open(f'big{i}', 'wb') a
 INJECTED_MARKDOWN = """Look: <script>window.PWNED = 1</script><img src=x onerror="window.PWNED = 2">
 <a href="javascript:window.PWNED = 3">click</a> [click](javascript:window.PWNED=4)
 <iframe src="https://example.org"></iframe><svg onload="window.PWNED = 5"></svg>
-<b onmouseover="window.PWNED = 6">hover</b><form action="https://example.org"><input></form>"""
+<b onmouseover="window.PWNED = 6">hover</b><form action="https://example.org"><input></form>
+![pixel](https://track.example/md.png) <img src="http://track.example/raw.png"> <img src=//track.example/p.png>"""
 INJECTED_CODE = '''
 from IPython.display import HTML, Javascript, SVG, Markdown, Latex, display
 display(HTML('<script>window.PWNED = 7</script><img src=x onerror="window.PWNED = 8"><p>html output</p>'))
@@ -57,6 +61,11 @@ display({"text/html": '<a href="javascript:window.PWNED = 15">x</a>'}, raw=True,
         metadata={"image/png": {"width": '1" onload="window.PWNED = 16'}})
 display({"application/vnd.jupyter.widget-view+json": {"model_id": "</script><script>window.PWNED=17</script>"}},
         raw=True)
+display(HTML('<img src="https://track.example/h.png" srcset="https://track.example/2x.png 2x">'
+             '<link rel="stylesheet" href="https://track.example/s.css"><script src="https://track.example/s.js">'
+             '</script><p style="background: url(https://track.example/b.png)">tracked</p>'))
+display(Markdown('![pixel](https://track.example/m.png) <img src="https://track.example/m2.png">'))
+display(SVG('<svg xmlns="http://www.w3.org/2000/svg"><image href="https://track.example/svg.png"/></svg>'))
 '''
 
 
@@ -168,7 +177,7 @@ def test_no_student_script_or_handler_in_the_feedback_page(batch):
     course, _, _ = batch
     honest = _Page((course.feedback / "honest_correct" / probe.ASSIGNMENT / "probe.html").read_text())
     page = _Page((course.feedback / "html_injector" / probe.ASSIGNMENT / "probe.html").read_text())
-    assert page.scripts == honest.scripts  # the template's own (MathJax), nothing else
+    assert page.scripts == honest.scripts == []  # not even the template's own (MathJax came from a CDN)
     for tag, attrs in page.tags:
         assert tag not in {"iframe", "svg", "object", "embed", "form", "base", "frame"}, tag
         for name, value in attrs:
@@ -179,11 +188,24 @@ def test_no_student_script_or_handler_in_the_feedback_page(batch):
     assert "html output" in text and "Probe" in text
 
 
+def test_the_feedback_pages_load_nothing_from_the_network(batch):
+    """No tracking pixel: every page nbgrader wrote has no remote load and a policy that forbids them."""
+    course, _, _ = batch
+    pages = sorted(course.feedback.glob(f"*/{probe.ASSIGNMENT}/*.html"))
+    assert any("html_injector" in str(path) for path in pages)
+    for path in pages:
+        text = path.read_text()
+        assert remote_loads(text) == [], path
+        assert "Content-Security-Policy" in text and "default-src 'none'" in text, path
+    injected = (course.feedback / "html_injector" / probe.ASSIGNMENT / "probe.html").read_text()
+    assert "tracked" in injected and "track.example/s.js" in injected  # shown as text, loaded by nothing
+
+
 def test_the_courses_own_content_still_renders(batch):
     course, _, _ = batch
     page = _Page((course.feedback / "honest_correct" / probe.ASSIGNMENT / "probe.html").read_text())
     assert any(tag == "h1" for tag, _ in page.tags)  # the course's markdown, rendered
-    assert any("mathjax" in (value or "").lower() for attrs, _ in page.scripts for _, value in attrs)
+    assert not page.scripts  # nothing loads MathJax (a CDN script): formulas show as TeX source
     nb = nbformat.read(course.autograded / "honest_correct" / probe.ASSIGNMENT / "probe.ipynb", as_version=4)
     assert nb.cells  # graded from the notebook itself
 

@@ -9,12 +9,19 @@ import re
 from pathlib import Path
 
 import nbformat
+import nbgrader
 import pytest
+from bs4 import BeautifulSoup
+from nbconvert import HTMLExporter
 from nbconvert.filters import markdown2html
-from nbformat.v4 import new_code_cell, new_notebook, new_output
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
+from traitlets.config import Config
 
+from course_grader.pipeline import feedback_html
 from course_grader.pipeline.feedback_html import clean_html
 from course_grader.pipeline.preprocessors import SanitizeFeedback
+from integrity.integrity_helpers import image_sources, remote_loads
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*/*.ipynb"))
@@ -98,3 +105,103 @@ def test_sanitized_course_notebooks_stay_valid_notebooks():
     forged, _ = SanitizeFeedback().preprocess(forged, {})
     nbformat.validate(forged)
     assert "kernelspec" not in forged.metadata and forged.metadata["language_info"] == {"name": "python"}
+
+
+# --- nothing loads from the network -------------------------------------------------------------------
+
+PIXEL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+REMOTE_MARKDOWN = {
+    "markdown image http": "![pixel](http://track.example/p.png?who=me)",
+    "markdown image https": "![pixel](https://track.example/p.png)",
+    "markdown image //host": "![pixel](//track.example/p.png)",
+    "reference image": "![pixel][ref]\n\n[ref]: https://track.example/r.png",
+    "raw img": "<img src=https://track.example/raw.png>",
+    "raw img quoted, upper case": '<IMG SRC="HTTPS://track.example/raw.png" alt="x">',
+    "raw img //host": "<img src='//track.example/raw.png'>",
+    "raw img relative": "<img src='../../../track.png'>",
+    "img srcset": '<img src="data:image/png;base64,AAAA" srcset="https://track.example/2x.png 2x">',
+    "picture source": '<picture><source srcset="https://track.example/s.png"><img></picture>',
+    "link stylesheet": '<link rel="stylesheet" href="https://track.example/s.css">',
+    "style import": "<style>@import url(https://track.example/s.css); p {background: url(//track.example/b.png)}</style>",
+    "style attribute": '<p style="background-image: url(https://track.example/b.png)">x</p>',
+    "script src": '<script src="https://track.example/s.js"></script>',
+    "video poster": '<video poster="https://track.example/p.png" src="https://track.example/v.mp4"></video>',
+    "audio": '<audio src="https://track.example/a.mp3" autoplay></audio>',
+    "object": '<object data="https://track.example/o.svg"></object>',
+    "embed": '<embed src="https://track.example/e.svg">',
+    "iframe": '<iframe src="https://track.example/f.html"></iframe>',
+    "table background": '<table background="https://track.example/t.png"><tr><td>x</td></tr></table>',
+    "svg image": '<svg><image href="https://track.example/i.png"/><use xlink:href="https://track.example/u.svg#a"/></svg>',
+    "base": '<base href="https://track.example/">',
+    "meta refresh": '<meta http-equiv="refresh" content="0; url=https://track.example/">',
+}
+@pytest.mark.parametrize("markup", list(REMOTE_MARKDOWN.values()), ids=list(REMOTE_MARKDOWN))
+def test_clean_html_keeps_no_remote_load(markup):
+    cleaned = clean_html(markdown2html(markup))
+    assert remote_loads(cleaned) == [], cleaned
+    assert all(src.startswith("data:image/") for src in image_sources(cleaned)), cleaned
+
+
+def test_inline_images_and_remote_links_stay():
+    """PNG outputs and data: images still show; a link to a page stays a link (it loads nothing until clicked)."""
+    cleaned = clean_html(f'<img src="{PIXEL}" alt="plot"> <a href="https://pytorch.org/docs">docs</a>')
+    soup = BeautifulSoup(cleaned, "html.parser")
+    assert soup.img["src"] == PIXEL and soup.a["href"] == "https://pytorch.org/docs"
+
+
+def _hostile_notebook():
+    """Remote loads through every route a student controls: markdown, raw cells and outputs of every type."""
+    markdown = "\n\n".join(["# Answer", "$x^2$", *REMOTE_MARKDOWN.values()])
+    html_output = "".join(REMOTE_MARKDOWN.values())
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+           '<image href="https://track.example/svg.png"/><use xlink:href="https://track.example/u.svg#a"/></svg>')
+    outputs = [
+        new_output("display_data", data={"text/html": html_output, "text/plain": "html"}),
+        new_output("display_data", data={"text/markdown": markdown, "text/plain": "md"}),
+        new_output("display_data", data={"image/svg+xml": svg, "text/plain": "svg"}),
+        new_output("execute_result", data={"text/html": '<img src="https://track.example/result.png">'},
+                   execution_count=1),
+        new_output("display_data", data={"image/png": PIXEL.split(",", 1)[1]}),
+        new_output("display_data", data={"text/latex": r"$\href{https://track.example/}{x}$"}),
+    ]
+    grade = {"nbgrader": {"grade": True, "solution": True, "grade_id": "answer", "points": 1, "score": 1.0}}
+    cells = [new_markdown_cell(markdown), new_markdown_cell(markdown, metadata=grade),
+             new_raw_cell(html_output, metadata={"raw_mimetype": "text/html"}),
+             new_code_cell("show()", outputs=outputs)]
+    return new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+
+
+def render_feedback(nb) -> str:
+    """The feedback page nbgrader's GenerateFeedback writes with the course's settings (submission.py):
+    SanitizeFeedback and the inlined CSS, the course's template and filters, nbgrader's style sheets."""
+    config = Config()
+    feedback_html.configure(config)
+    css = Path(nbgrader.__file__).parent / "server_extensions/formgrader/static/node_modules/bootstrap/dist/css"
+    config.HTMLExporter.extra_template_paths = [str(css), str(feedback_html.NBGRADER_TEMPLATES)]
+    nb, resources = SanitizeFeedback().preprocess(nb, {})
+    exporter = HTMLExporter(config=config)
+    exporter.register_preprocessor(CSSHTMLHeaderPreprocessor(enabled=True), enabled=True)
+    resources["nbgrader"] = {"score": 1.0, "max_score": 1.0, "notebook": "probe", "late_penalty": 0.0}
+    page, _ = exporter.from_notebook_node(nb, resources=resources)
+    return page
+
+
+def test_the_feedback_page_loads_nothing_from_the_network():
+    page = render_feedback(_hostile_notebook())
+    assert remote_loads(page) == []
+    assert image_sources(page) and all(src.startswith("data:image/png") for src in image_sources(page))
+    soup = BeautifulSoup(page, "html.parser")
+    assert soup.find_all("script") == [] and soup.find_all("link") == [] and soup.find_all("svg") == []
+    assert "Answer" in soup.get_text() and "x^2" in soup.get_text()  # the student's text is still there
+
+
+def test_the_feedback_page_declares_a_content_security_policy_that_forbidsremote_loads():
+    page = render_feedback(_hostile_notebook())
+    head = BeautifulSoup(page, "html.parser").head
+    first = head.find(True)
+    assert first.name == "meta" and first.get("http-equiv") == "Content-Security-Policy", head
+    policy = {part.split()[0]: part.split()[1:] for part in first["content"].split(";") if part.strip()}
+    assert policy["default-src"] == ["'none'"] and policy["img-src"] == ["data:"]
+    assert policy["style-src"] == ["'unsafe-inline'"]  # the page's own <style> elements
+    assert "script-src" not in policy and "connect-src" not in policy and "font-src" not in policy
+    assert head.find_all("style"), "the page's own styles are inline, which the policy allows"

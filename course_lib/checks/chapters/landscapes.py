@@ -307,10 +307,21 @@ def _surface_case(subject: Subject, rng: np.random.Generator, *, kind: str, dtyp
     expect_close_array(subject.trace, "Z (rows: betas, columns: alphas)", expected, answer, rtol=rtol, atol=atol,
                        hint=HINT_SURFACE, oracle=ORACLE_LOSS)
     _expect_unchanged(subject, "loss_surface", handle, before, HINT_RESTORE)
-    record = dict(subject.snapshot(loss_handle))
-    if record.get("graphs", 0) > 0:
-        subject.trace.fail(f"loss_fn received outputs that carry an autograd graph in {record['graphs']} of "
-                           f"{record['calls']} calls", hint=HINT_GRAPH)
+    _expect_no_graphs(subject, dict(subject.snapshot(loss_handle)))
+
+
+def _expect_no_graphs(subject: Subject, record: dict) -> None:
+    """Fail if ``loss_fn`` saw outputs with an autograd graph, or was altered so that it could not count.
+
+    The counts come from the record the builder kept beside the loss, not from the loss object
+    the function held (see :class:`course_lib.checks.builders.GraphRecord`).
+    """
+    if record.get("intact") is not True:
+        subject.trace.fail("loss_fn's class or methods were replaced, so its calls could not be counted: call "
+                           "loss_fn(outputs, targets) and leave the object as it is", hint=HINT_GRAPH)
+    if not isinstance(record.get("graphs"), int) or record["graphs"] > 0:
+        subject.trace.fail(f"loss_fn received outputs that carry an autograd graph in {record.get('graphs')} of "
+                           f"{record.get('calls')} calls", hint=HINT_GRAPH)
 
 
 # checks ------------------------------------------------------------------------------------
