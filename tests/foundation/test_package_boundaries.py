@@ -72,16 +72,22 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in BLOCKED:
             raise ImportError(f"{{name}} is not installed in a student's kernel")
 sys.meta_path.insert(0, Block())
+import importlib.util
 from course_lib.checks import check
-from course_lib import AdamOptimizer
-check("adam.first_step", AdamOptimizer)
+spec = importlib.util.spec_from_file_location("student_adam", {fixture!r})
+student = importlib.util.module_from_spec(spec)
+sys.modules["student_adam"] = student
+spec.loader.exec_module(student)
+check("adam.first_step", student.AdamOptimizer)
 print("engine modules loaded:", sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED))
 """
 
 
 def test_checks_run_in_a_kernel_without_the_engine():
     blocked = {name.split(".")[0] for name in ENGINE_ONLY}
-    result = subprocess.run([sys.executable, "-c", CHECK_WITHOUT_ENGINE.format(blocked=sorted(blocked))],
+    fixture = str(ROOT / "tests" / "fixtures" / "implementations" / "02_adam" / "correct_in_place.py")
+    result = subprocess.run([sys.executable, "-c", CHECK_WITHOUT_ENGINE.format(blocked=sorted(blocked),
+                                                                               fixture=fixture)],
                             capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert "✓ adam.first_step" in result.stdout
