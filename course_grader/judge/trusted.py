@@ -228,9 +228,10 @@ def _cell_report(cells: list[dict], sources: list[str], class_name: str) -> str:
     return "; ".join(failing) + (f" (class {class_name} is defined in cell {mine[-1] + 1})" if mine else "")
 
 
-def _run_check(check_id: str, class_name: str, worker: WorkerProcess, sources: list[str]) -> Verdict:
+def _run_check(check_id: str, class_name: str, worker: WorkerProcess, sources: list[str],
+               secret: bool = False) -> Verdict:
     spec = REGISTRY[check_id]
-    trace = Trace(check_id)
+    trace = Trace(check_id, secret=secret)
     subject = RemoteSubject(worker, class_name, trace)
     worker.start_check()
     try:
@@ -321,7 +322,7 @@ def judge_checks(sources: list[str], checks: list[tuple[str, str]], *,
                     continue
             try:
                 with secret_inputs(seed):
-                    verdicts[index] = _run_check(check_id, class_name, worker, sources)
+                    verdicts[index] = _run_check(check_id, class_name, worker, sources, secret=seed is not None)
             except WorkerStopped as stopped:
                 verdicts[index] = Verdict(check_id, False,
                                           f"{check_id} failed: the grader's worker stopped: {stopped}")

@@ -44,10 +44,17 @@ def format_setting(setting: dict) -> str:
 
 
 class Trace:
-    """Where a check is: its id, the current setting and the current step."""
+    """Where a check is: its id, the current setting and the current step.
 
-    def __init__(self, check_id: str) -> None:
+    With ``secret`` (the judge grading on the course's secret inputs) a failure names the
+    setting's hyperparameters but not their drawn values, so that feedback read over several
+    resubmissions does not rebuild the graded inputs; the visible checks, on public inputs,
+    show every value.
+    """
+
+    def __init__(self, check_id: str, secret: bool = False) -> None:
         self.check_id = check_id
+        self.secret = secret
         self.setting: dict = {}
         self.step: int | None = None
         self.steps: int | None = None
@@ -61,7 +68,14 @@ class Trace:
     def where(self) -> list[str]:
         """Lines saying which setting and step the check is at."""
         lines = []
-        if self.setting:
+        if self.setting and self.secret:
+            names = [key for key in self.setting if key != "dtype"]
+            if "dtype" in self.setting:
+                names.append(f"dtype={self.setting['dtype']}")
+            names = ", ".join(names)
+            lines.append(f"setting: one of the graded cases ({names}; its drawn values stay secret: the "
+                         "visible check of the same name shows a public case with every value)")
+        elif self.setting:
             lines.append(f"setting: {format_setting(self.setting)}")
         if self.step is not None:
             total = f" of {self.steps}" if self.steps else ""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import stat
 
 import pytest
 
 from course_grader.pipeline import scratch
 from course_grader.pipeline.batch import course_check_seed
+from course_lib.checks import CheckFailed
 from course_lib.checks.chapters import REGISTRY
 from course_lib.checks.chapters._spec import rng_for, secret_inputs
 from course_lib.checks.messages import Trace
@@ -62,3 +64,22 @@ def test_schedule_checks_ask_for_settings_drawn_from_the_seed() -> None:
                 if spec.class_name == "LRScheduler":
                     spec.func(LocalSubject(Spy, Trace(check_id)))
     assert asked[None] - asked[1] and asked[1] - asked[None]
+
+
+def _failure(check_id: str, cls: type, trace: Trace, seed: int | None) -> str:
+    with secret_inputs(seed), pytest.raises(CheckFailed) as failed:
+        REGISTRY[check_id].func(LocalSubject(cls, trace))
+    return str(failed.value)
+
+
+def test_a_graded_failure_names_the_setting_but_not_its_drawn_values() -> None:
+    """Read over resubmissions, graded feedback must not rebuild the secret inputs."""
+    wrong = load_class(FIXTURES / "02_adam" / "wrong_eps_inside_sqrt.py")
+    public = _failure("adam.large_eps", wrong, Trace("adam.large_eps"), None)
+    assert re.search(r"setting: lr=\S+", public), public  # the visible check shows every value
+    graded_trace = Trace("adam.large_eps", secret=True)
+    graded = _failure("adam.large_eps", wrong, graded_trace, 11)
+    assert "drawn values stay secret" in graded and "Hint:" in graded, graded
+    for key, value in graded_trace.setting.items():
+        if key != "dtype":
+            assert f"{key}={value}" not in graded, (key, value, graded)
