@@ -5,6 +5,11 @@ grading code; IPython's default traceback would show six frames of that code bef
 message that teaches (which case, step and entry, expected, obtained, hint). In the
 notebook, and in the Validate dialog that quotes the error output, the message comes first
 and alone. Every other exception keeps IPython's full traceback.
+
+Every chapter gets this display without any setup: ``CheckFailed._render_traceback_``
+returns :func:`brief`, and IPython asks an exception for ``_render_traceback_()`` before it
+builds a traceback. :func:`show_check_failures_briefly`, called by the setup cells of
+chapters 1 to 5, installs the same display as an IPython custom exception handler.
 """
 
 from __future__ import annotations
