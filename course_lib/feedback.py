@@ -5,18 +5,23 @@ grading code; IPython's default traceback would show six frames of that code bef
 message that teaches (which case, step and entry, expected, obtained, hint). In the
 notebook, and in the Validate dialog that quotes the error output, the message comes first
 and alone. Every other exception keeps IPython's full traceback.
+
+Every chapter gets this display without any setup: ``CheckFailed._render_traceback_``
+returns the same lines as :func:`brief`, and IPython asks an exception for
+``_render_traceback_()`` before it builds a traceback. :func:`show_check_failures_briefly`, called by the setup cells of
+chapters 1 to 5, installs the same display as an IPython custom exception handler.
 """
 
 from __future__ import annotations
 
-__all__ = ["show_check_failures_briefly"]
+from course_lib.checks.errors import brief_lines
 
-RED, RESET = "\x1b[31m", "\x1b[0m"
+__all__ = ["show_check_failures_briefly"]
 
 
 def brief(etype: type, value: BaseException) -> list[str]:
     """The lines shown for a failed check: ``CheckFailed: <message>`` (name in red)."""
-    return [f"{RED}{etype.__name__}{RESET}: {value}"]
+    return brief_lines(etype, value)
 
 
 def show_check_failures_briefly() -> None:

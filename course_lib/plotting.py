@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from course_lib.problems import Problem
 from course_lib.trajectories import Trajectory
@@ -404,9 +405,12 @@ def plot_landscape_2d(
     ax.legend(loc="upper right", fontsize="small")
     if surface:
         ax3d.plot_surface(A, B, Z, cmap="viridis", linewidth=0, antialiased=True, alpha=0.9)
+        # a 3-D axis is foreshortened: matplotlib's default ticks (every 0.25 on [-1, 1]) overlap
+        for axis in (ax3d.xaxis, ax3d.yaxis, ax3d.zaxis):
+            axis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10]))
         ax3d.set_xlabel(r"$\alpha$")
         ax3d.set_ylabel(r"$\beta$")
-        ax3d.set_zlabel("loss")
+        ax3d.set_zlabel("loss", labelpad=8)
         ax3d.set_title("surface")
     fig.suptitle(title)
     return fig
