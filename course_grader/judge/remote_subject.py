@@ -103,6 +103,16 @@ class RemoteSubject(Subject):
                          calls=protocol.encode([[list(a), list(k.items())] for a, k in calls]),
                          attributes=protocol.encode(list(attributes)))
 
+    def attempt(self, kind, *args, params=None, dtype="float64", exception="ValueError", **kwargs):
+        outcome = self._ask("attempt", kind=str(kind), name=self.class_name, dtype=dtype,
+                            params=protocol.encode(params if params is None else list(params)),
+                            args=protocol.encode(list(args)), kwargs=protocol.encode(list(kwargs.items())),
+                            exception=str(exception))
+        if type(outcome) is not dict or type(outcome.get("raised")) is not bool:
+            raise protocol.WorkerStopped("unreadable answer to attempt")
+        return {"raised": outcome["raised"], "matches": outcome.get("matches") is True,
+                **{key: str(outcome.get(key, ""))[:1000] for key in ("type", "message", "where", "call")}}
+
     def make(self, kind, **spec):
         return self._ask("make", kind=kind, spec=protocol.encode(list(spec.items())))
 

@@ -15,7 +15,8 @@ reads JSON lines on stdin and writes JSON lines on stdout
    ``call``, ``params``, ``grads``, ``get_attr``, ``set_attr``; for graded functions
    ``function_values``, ``build`` and ``call_each``; for graded functions that take torch
    objects ``make`` (a trusted builder, :mod:`course_lib.checks.builders`), ``call_with`` and
-   ``snapshot``); answer
+   ``snapshot``; ``attempt`` calls a constructor or graded function that may raise and answers
+   whether it did, with the exception's type and message as plain data); answer
    ``{"id": n, "ok": true, "value": ...}`` or ``{"id": n, "ok": false,
    "error": {"kind": "student" | "missing" | "request", ...}}``, plus
    ``"refused": [what, ...]`` when the request ran into a forbidden implementation.
@@ -222,6 +223,11 @@ class Server:
         if op == "build":
             return self.instances.build(str(message["name"]), list(decode(message["args"])),
                                         dict(decode(message["kwargs"])), list(decode(message["closed_forms"])))
+        if op == "attempt":
+            params = decode(message["params"])
+            return self.instances.attempt(str(message["kind"]), str(message["name"]), params,
+                                          str(message["dtype"]), list(decode(message["args"])),
+                                          dict(decode(message["kwargs"])), str(message["exception"]))
         if op == "make":
             return self.instances.make(str(message["kind"]), dict(decode(message["spec"])))
         if op == "call_with":

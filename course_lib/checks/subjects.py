@@ -18,6 +18,7 @@ name instead of changing the tensor shows up as "unchanged".
 
 from __future__ import annotations
 
+import builtins
 import math
 import os
 import traceback
@@ -211,6 +212,44 @@ class Instances:
             answers.append([value, [self.get_attr(handle, name) for name in attributes]])
         return answers
 
+    def attempt(self, kind: str, name: str, params: list | None, dtype: str, args: list, kwargs: dict,
+                exception: str) -> dict:
+        """Call the constructor (``kind="new"``: ``cls([tensors...], **kwargs)``, or ``cls(**kwargs)``
+        without ``params``) or the graded function (``kind="function"``: ``function(*args, **kwargs)``)
+        expecting it may raise; whatever it returns is dropped.
+
+        Returns plain data: ``{"raised": bool, "matches": bool, "type": str, "message": str, "where": str}``,
+        ``matches`` telling whether what was raised is the built-in exception ``exception`` or a subclass.
+        The student's exception never leaves this method.
+        """
+        expected = getattr(builtins, str(exception), None)
+        if not (isinstance(expected, type) and issubclass(expected, BaseException)):
+            raise ValueError(f"unknown exception {str(exception)[:40]!r}")
+        arguments = [to_student(a) for a in args]
+        keywords = {key: to_student(value) for key, value in kwargs.items()}
+        if kind == "new":
+            target = self._resolve(name)
+            if params is not None:
+                tensors = [to_tensor(np.asarray(p, dtype=dtype), True) for p in params]
+                arguments = [tensors] + arguments
+                args = [list(params)] + list(args)
+        elif kind == "function":
+            target = self._resolve_function(name)
+        else:
+            raise ValueError(f"unknown kind {str(kind)[:40]!r}")
+        def shown(value: Any) -> Any:
+            if type(value) in (list, tuple) and len(value) > 6 and not isinstance(value[0], np.ndarray):
+                return _Shown(f"<list of {len(value)} values>")
+            return value
+
+        what = _signature(name, tuple(shown(a) for a in args), {k: shown(v) for k, v in kwargs.items()})
+        try:
+            _call_student(what, lambda: target(*arguments, **keywords), self._catch)
+        except StudentCodeError as error:
+            return {"raised": True, "matches": isinstance(error.original, expected), "type": error.type_name,
+                    "message": error.text[:1000], "where": error.where[:500], "call": what[:500]}
+        return {"raised": False, "matches": False, "type": "", "message": "", "where": "", "call": what[:500]}
+
     def make(self, kind: str, spec: dict) -> int:
         """Build a trusted object (:mod:`course_lib.checks.builders`) from a plain spec; its handle."""
         obj, tensors, modules = builders.build(kind, spec, self._object)
@@ -356,6 +395,50 @@ class Subject:
         """A built model or optimizer as plain data (:func:`builders.snapshot`), as a dict."""
         raise NotImplementedError
 
+    def attempt(self, kind: str, *args: Any, params: list[np.ndarray] | None = None, dtype: str = "float64",
+                exception: str = "ValueError", **kwargs: Any) -> dict:
+        """Call the constructor (``kind="new"``) or the graded function (``kind="function"``) where an
+        exception is a possible answer; what happened as plain data (see :meth:`Instances.attempt`)."""
+        raise NotImplementedError
+
+    def _attempted(self, outcome: dict) -> dict:
+        if outcome["raised"] and outcome["type"] == "NotImplementedError":
+            raise NotImplementedError(outcome["message"] or f"{self.class_name} is not implemented yet")
+        return outcome
+
+    def expect_error(self, kind: str, *args: Any, params: list[np.ndarray] | None = None, dtype: str = "float64",
+                     exception: str = "ValueError", names: tuple[str, ...] = (), rule: str = "",
+                     hint: str | None = None, **kwargs: Any) -> None:
+        """Fail unless the call raises ``exception`` (a subclass counts) whose message names every one of
+        ``names``; ``rule`` says in words what the arguments break (e.g. ``"alpha must be in [0, 1)"``)."""
+        outcome = self._attempted(self.attempt(kind, *args, params=params, dtype=dtype, exception=exception,
+                                               **kwargs))
+        call, rule_line = outcome["call"], [f"the rule: {rule}"] if rule else []
+        hint = hint or (f"check the arguments before anything else and raise {exception} with a message that "
+                        f"names the argument, its value and what is allowed, e.g. "
+                        f"raise {exception}(f\"{(names or ('lr',))[0]} must be ..., got {{value}}\")")
+        if not outcome["raised"]:
+            self.trace.fail(f"{call} returned without raising {exception}", rule_line, hint)
+        if not outcome["matches"]:
+            details = [f"your code raised {outcome['type']}: {outcome['message']}"]
+            details += [outcome["where"]] if outcome["where"] else []
+            self.trace.fail(f"{call} raised {outcome['type']} instead of {exception}", details + rule_line, hint)
+        missing = [name for name in names if name not in outcome["message"]]
+        if missing:
+            self.trace.fail(f"{call} raised {exception}, but its message does not name {' and '.join(missing)}",
+                            [f"your message: {outcome['message']!r}"] + rule_line, hint)
+
+    def expect_no_error(self, kind: str, *args: Any, params: list[np.ndarray] | None = None,
+                        dtype: str = "float64", rule: str = "", hint: str | None = None, **kwargs: Any) -> None:
+        """Fail if the call raises anything (an argument at the edge of what is allowed)."""
+        outcome = self._attempted(self.attempt(kind, *args, params=params, dtype=dtype, **kwargs))
+        if outcome["raised"]:
+            details = [f"your code raised {outcome['type']}: {outcome['message']}"]
+            details += [outcome["where"]] if outcome["where"] else []
+            self.trace.fail(f"{outcome['call']} raised {outcome['type']}, but these arguments are allowed",
+                            details + ([f"the rule: {rule}"] if rule else []),
+                            hint or "refuse only what the task text says is not allowed")
+
     def student_failed(self, what: str, type_name: str, text: str, where: str) -> None:
         """Raise CheckFailed for an exception raised by student code."""
         details = [where] if where else []
@@ -412,6 +495,10 @@ class LocalSubject(Subject):
 
     def make(self, kind, **spec):
         return self._instances.make(kind, spec)
+
+    def attempt(self, kind, *args, params=None, dtype="float64", exception="ValueError", **kwargs):
+        return self._instances.attempt(kind, self.class_name, None if params is None else list(params), dtype,
+                                       list(args), kwargs, exception)
 
     def call_with(self, *args, objects=None, **kwargs):
         return self._run(lambda: self._instances.call_with(self.class_name, list(args), kwargs,

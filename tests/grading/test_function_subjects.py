@@ -70,3 +70,65 @@ def test_a_failing_call_names_its_arguments() -> None:
     [verdict] = judge_checks([source], [("zoo.cyclic", "cyclic")], timeout=60.0)
     assert not verdict.passed
     assert "your cyclic(0, " in verdict.message and "raised ZeroDivisionError" in verdict.message
+
+
+ATTEMPTS = '''
+class Hostile(ValueError):
+    def __str__(self):
+        raise RuntimeError("no message for you")
+
+def picky(x, mode="a"):
+    if mode == "exit":
+        raise SystemExit(3)
+    if mode == "hostile":
+        raise Hostile()
+    if mode == "subclass":
+        raise type("MyError", (ValueError,), {})(f"x must be > 0, got {x}")
+    if x < 0:
+        raise ValueError(f"x must be >= 0, got {x}")
+    if x == 0:
+        raise IndexError("list index out of range")
+    return x
+'''
+
+
+def test_worker_attempt_keeps_every_student_exception_as_plain_data() -> None:
+    from course_grader.judge import protocol
+    from course_grader.judge.worker import Server
+
+    namespace: dict = {}
+    exec(ATTEMPTS, namespace)
+    server = Server(namespace)
+
+    def attempt(*args, **kwargs):
+        answer = server.handle({"op": "attempt", "kind": "function", "name": "picky", "dtype": "float64",
+                                "params": protocol.encode(None), "args": protocol.encode(list(args)),
+                                "kwargs": protocol.encode(list(kwargs.items())), "exception": "ValueError"})
+        assert answer["ok"] is True, answer
+        return protocol.decode(answer["value"])
+
+    assert attempt(1.0) == {"raised": False, "matches": False, "type": "", "message": "", "where": "",
+                            "call": "picky(1.0)"}
+    refused = attempt(-1.0)
+    assert refused["raised"] and refused["matches"] and refused["message"] == "x must be >= 0, got -1.0"
+    assert not attempt(0.0)["matches"] and attempt(0.0)["type"] == "IndexError"
+    assert attempt(1.0, mode="exit")["type"] == "SystemExit"
+    assert attempt(1.0, mode="hostile")["matches"] and attempt(1.0, mode="hostile")["message"]
+    assert attempt(1.0, mode="subclass")["matches"] and attempt(1.0, mode="subclass")["type"] == "MyError"
+
+
+@pytest.mark.parametrize(("args", "kwargs", "names", "message"), [
+    ((2.0,), {}, ("x",), "returned without raising ValueError"),
+    ((0.0,), {}, ("x",), "raised IndexError instead of ValueError"),
+    ((-1.0,), {}, ("y",), "does not name y"),
+])
+def test_expect_error_fails_clearly(args, kwargs, names, message) -> None:
+    namespace: dict = {}
+    exec(ATTEMPTS, namespace)
+    subject = LocalSubject(namespace["picky"], Trace("x.check"))
+    subject.expect_error("function", -1.0, names=("x",))
+    with pytest.raises(CheckFailed, match=message):
+        subject.expect_error("function", *args, names=names, **kwargs)
+    subject.expect_no_error("function", 1.0)
+    with pytest.raises(CheckFailed, match="but these arguments are allowed"):
+        subject.expect_no_error("function", -1.0)

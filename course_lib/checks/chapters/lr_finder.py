@@ -443,6 +443,11 @@ def _suggest_matches_package(subject: Subject) -> None:
     _expect_suggestions(subject, cases)
 
 
+HINT_SHORT_CURVE = ("count the points left, len(lrs) − skip_start − skip_end, before anything else, and when fewer "
+                    "than 2 remain raise ValueError naming skip_start and skip_end, e.g. raise ValueError(f\""
+                    "skip_start={skip_start} and skip_end={skip_end} leave {left} points; 2 are needed\")")
+
+
 def _suggest_edges(subject: Subject) -> None:
     rng = rng_for("lr_finder.suggest_edges")
     cases = []
@@ -463,6 +468,15 @@ def _suggest_edges(subject: Subject) -> None:
     lrs = [float(x) for x in np.geomspace(_loguniform(rng, 1e-6, 1e-4), _loguniform(rng, 1.0, 10.0), n)]
     cases.append((lrs, losses, {"skip_start": 1, "skip_end": 1}))
     _expect_suggestions(subject, cases)
+    # too short a curve: fewer than 2 points left after trimming is the function's own ValueError, naming
+    # both skips, never numpy's (or an IndexError) from deep inside
+    n = int(rng.integers(12, 20))
+    lrs, losses = _curve(rng, n, 0)
+    for skip_start, skip_end in ((n - 6, 5), (10, 5) if n < 15 else (n - 5, 5), (n - 1, 0)):
+        subject.trace.begin(points=n, skip_start=skip_start, skip_end=skip_end)
+        subject.expect_error("function", lrs, losses, skip_start=skip_start, skip_end=skip_end,
+                             names=("skip_start", "skip_end"), rule="at least 2 points must be left after trimming",
+                             hint=HINT_SHORT_CURVE)
 
 
 def _spec(name: str, unit: str, description: str, func: Callable[[Subject], None]) -> CheckSpec:
@@ -485,7 +499,8 @@ CHECKS = [
     _spec("suggest_matches_package", "suggest_lr",
           "suggest_lr matches the package's steepest-gradient rule on trimmed curves", _suggest_matches_package),
     _spec("suggest_edges", "suggest_lr",
-          "suggest_lr with skip_end = 0, exactly two points left, and a tie", _suggest_edges),
+          "suggest_lr with skip_end = 0, exactly two points left, and a tie; ValueError naming "
+          "skip_start and skip_end when fewer than two are left", _suggest_edges),
 ]
 
 __all__ = ["CHECKS", "oracle_range_test", "oracle_suggestion"]

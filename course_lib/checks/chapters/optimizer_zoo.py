@@ -196,8 +196,10 @@ def _run(subject: Subject, rng: np.random.Generator, oracle_class: type, *, hype
         previous = expected
 
 
-def _check(check_id: str, runs: list[tuple[type, list[dict], str]]):
-    """Run every (oracle, settings, hint) in order, all problems drawn from rng_for(check_id)."""
+def _check(check_id: str, runs: list[tuple[type, list[dict], str]],
+           then: Callable[[Subject, np.random.Generator], None] | None = None):
+    """Run every (oracle, settings, hint) in order, all problems drawn from rng_for(check_id);
+    then ``then(subject, rng)`` (defaults, edge values, arguments that must be refused)."""
     def run(subject: Subject) -> None:
         rng = rng_for(check_id)
         with warnings.catch_warnings():
@@ -205,7 +207,40 @@ def _check(check_id: str, runs: list[tuple[type, list[dict], str]]):
             for oracle_class, settings, hint in runs:
                 for setting in settings:
                     _run(subject, rng, oracle_class, hint=hint, **setting)
+            if then is not None:
+                then(subject, rng)
     return run
+
+
+def _refuses(subject: Subject, rng: np.random.Generator, cases: list[tuple[dict, str, str]]) -> None:
+    """Each ``(kwargs, name, rule)``: the constructor must raise ValueError whose message names ``name``."""
+    params = random_arrays(rng, [(3,)], "float64")
+    for kwargs, name, rule in cases:
+        subject.trace.begin(**kwargs)
+        argument = next(iter(kwargs))
+        hint = (f"check the arguments at the start of __init__ and raise ValueError with a message that names the "
+                f"argument, its value and what is allowed, e.g. raise ValueError(f\"{rule}, got {{{argument}}}\")")
+        subject.expect_error("new", params=params, names=(name,), rule=rule, hint=hint, **kwargs)
+
+
+def _defaults(subject: Subject, rng: np.random.Generator, oracle_class: type, defaults: dict, hint: str,
+              steps: int = 10) -> None:
+    """The class built with no hyperparameter at all takes the oracle's steps at ``defaults``."""
+    shapes = [(4,), (2, 3)]
+    subject.trace.begin(steps=steps, defaults="all", dtype="float64", shapes=shapes)
+    initial = random_arrays(rng, shapes, "float64")
+    handle = subject.new(initial, dtype="float64")
+    oracle = oracle_class(initial, **defaults)
+    previous = [a.copy() for a in initial]
+    for step in range(1, steps + 1):
+        subject.trace.step = step
+        grads = random_arrays(rng, shapes, "float64")
+        subject.set_grads(handle, grads)
+        subject.call(handle, "step")
+        expected = oracle.step(grads)
+        expect_params(subject, handle, expected, "float64", hint=hint, oracle=oracle.name + " with "
+                      + ", ".join(f"{k}={v}" for k, v in defaults.items()), before=previous)
+        previous = expected
 
 
 ADAGRAD = [
@@ -298,32 +333,100 @@ LAMB_EDGES = [
          shapes=[(2, 3), (3,), (2,), (4,)], steps=30, has_grad=_all_but_last, zero_params=(1,)),
 ]
 
+HINT_DEFAULTS = "keep the defaults of the signature given in the task: "
+
+
+def _adagrad_then(subject: Subject, rng: np.random.Generator) -> None:
+    _refuses(subject, rng, [(dict(lr=-0.1), "lr", "lr must be >= 0"), (dict(eps=-1e-10), "eps", "eps must be >= 0"),
+                            (dict(initial_accumulator_value=-0.5), "initial_accumulator_value",
+                             "initial_accumulator_value must be >= 0")])
+
+
+def _rmsprop_then(subject: Subject, rng: np.random.Generator) -> None:
+    _defaults(subject, rng, _TorchRMSprop, dict(lr=0.01, alpha=0.99, eps=1e-8),
+              HINT_DEFAULTS + "lr=0.01, alpha=0.99, eps=1e-8 (torch.optim.RMSprop's); " + HINT_RMSPROP)
+    _refuses(subject, rng, [(dict(alpha=1.0), "alpha", "alpha must be in [0, 1)"), (dict(alpha=-0.1), "alpha",
+                                                                            "alpha must be in [0, 1)"),
+                            (dict(lr=-0.01), "lr", "lr must be >= 0"), (dict(eps=-1e-8), "eps", "eps must be >= 0"),
+                            (dict(momentum=-0.9), "momentum", "momentum must be >= 0")])
+
+
+def _adamw_then(subject: Subject, rng: np.random.Generator) -> None:
+    params = random_arrays(rng, [(3,)], "float64")
+    subject.trace.begin(lr=0.0)
+    subject.expect_no_error("new", params=params, lr=0.0, rule="lr must be >= 0: lr = 0 is allowed (a frozen run)",
+                            hint="refuse only lr < 0: lr = 0 is a legal learning rate (torch.optim.AdamW "
+                                 "accepts it too)")
+    _refuses(subject, rng, [(dict(lr=-0.001), "lr", "lr must be >= 0"),
+                            (dict(betas=(0.9, 1.0)), "beta", "betas must each be in [0, 1)"),
+                            (dict(betas=(-0.1, 0.999)), "beta", "betas must each be in [0, 1)"),
+                            (dict(eps=-1e-8), "eps", "eps must be >= 0"),
+                            (dict(weight_decay=-0.01), "weight_decay", "weight_decay must be >= 0")])
+
+
+HINT_LION_ZERO = ("sign(0) = 0 (torch.sign): an entry whose c = β₁·m + (1 − β₁)·g is exactly 0 does not move, "
+                  "apart from the decay p·(1 − lr·λ)")
+
+
+def _lion_then(subject: Subject, rng: np.random.Generator) -> None:
+    """Zero gradients on zero momenta: c = 0 exactly, so those entries only decay."""
+    hyper = dict(lr=0.05, betas=(0.9, 0.99), weight_decay=0.2)
+    shapes = [(6,), (2, 3)]
+    subject.trace.begin(steps=3, **hyper, dtype="float64", shapes=shapes, zero_gradients="some entries")
+    initial = random_arrays(rng, shapes, "float64")
+    handle = subject.new(initial, dtype="float64", **hyper)
+    oracle = _ClosedFormLion(initial, **hyper)
+    previous = [a.copy() for a in initial]
+    masks = [rng.random(shape) < 0.5 for shape in shapes]
+    for step in range(1, 4):
+        subject.trace.step = step
+        if step == 2:  # no gradient at all: the entries never touched keep m = 0 and c = 0
+            grads = [np.zeros(shape) for shape in shapes]
+        else:
+            grads = [np.where(mask, 0.0, g) for mask, g in zip(masks, random_arrays(rng, shapes, "float64"))]
+        subject.set_grads(handle, grads)
+        subject.call(handle, "step")
+        expected = oracle.step(grads)
+        expect_params(subject, handle, expected, "float64", hint=HINT_LION_ZERO, oracle=oracle.name,
+                      before=previous)
+        previous = expected
+    _refuses(subject, rng, [(dict(betas=(0.9, 1.0)), "beta", "betas must each be in [0, 1)"),
+                            (dict(betas=(1.0, 0.99)), "beta", "betas must each be in [0, 1)"),
+                            (dict(lr=-1e-4), "lr", "lr must be >= 0"),
+                            (dict(weight_decay=-0.1), "weight_decay", "weight_decay must be >= 0")])
+
+
 CHECKS = [
     CheckSpec("adagrad.matches_torch", "AdagradOptimizer",
-              "matches torch.optim.Adagrad over 30 steps at 4 settings (float32 and float64)",
-              _check("adagrad.matches_torch", [(_TorchAdagrad, ADAGRAD, HINT_ADAGRAD)])),
+              "matches torch.optim.Adagrad over 30 steps at 4 settings (float32 and float64); refuses a "
+              "negative lr, eps or initial_accumulator_value with ValueError",
+              _check("adagrad.matches_torch", [(_TorchAdagrad, ADAGRAD, HINT_ADAGRAD)], _adagrad_then)),
     CheckSpec("adagrad.no_grad_many_steps", "AdagradOptimizer",
               "matches torch.optim.Adagrad over 100 steps with parameters that have no gradient",
               _check("adagrad.no_grad_many_steps", [(_TorchAdagrad, ADAGRAD_MORE, HINT_ADAGRAD + "; " + HINT_SKIP)])),
     CheckSpec("rmsprop.matches_torch", "RMSpropOptimizer",
-              "matches torch.optim.RMSprop (no momentum, not centred) over 30 steps at 3 settings",
-              _check("rmsprop.matches_torch", [(_TorchRMSprop, RMSPROP, HINT_RMSPROP)])),
+              "matches torch.optim.RMSprop (no momentum, not centred) over 30 steps at 3 settings and with its "
+              "defaults; refuses alpha outside [0, 1) and negative lr, eps or momentum with ValueError",
+              _check("rmsprop.matches_torch", [(_TorchRMSprop, RMSPROP, HINT_RMSPROP)], _rmsprop_then)),
     CheckSpec("rmsprop.momentum_centered", "RMSpropOptimizer",
               "matches torch.optim.RMSprop with momentum and/or centred over 40 steps, some parameters without "
               "gradient",
               _check("rmsprop.momentum_centered",
                      [(_TorchRMSprop, RMSPROP_MORE, HINT_RMSPROP_MORE + "; " + HINT_SKIP)])),
     CheckSpec("adamw.matches_torch", "AdamWOptimizer",
-              "matches torch.optim.AdamW over 30 steps at 4 settings (float32 and float64)",
-              _check("adamw.matches_torch", [(_TorchAdamW, ADAMW, HINT_ADAMW)])),
+              "matches torch.optim.AdamW over 30 steps at 4 settings (float32 and float64); accepts lr = 0, "
+              "refuses a negative lr, eps or weight_decay and betas outside [0, 1) with ValueError",
+              _check("adamw.matches_torch", [(_TorchAdamW, ADAMW, HINT_ADAMW)], _adamw_then)),
     CheckSpec("adamw.shared_timestep", "AdamWOptimizer",
               "one t per step() with parameters that have no gradient (60 steps), then 100 steps against "
               "torch.optim.AdamW",
               _check("adamw.shared_timestep", [(_ClosedFormAdamW, ADAMW_SHARED_T, HINT_ADAMW_T),
                                                (_TorchAdamW, ADAMW_MANY, HINT_ADAMW)])),
     CheckSpec("lion.matches_paper", "LionOptimizer",
-              "matches the Lion update of Chen et al. (2023) over 30 steps at 4 settings (float32 and float64)",
-              _check("lion.matches_paper", [(_ClosedFormLion, LION, HINT_LION)])),
+              "matches the Lion update of Chen et al. (2023) over 30 steps at 4 settings (float32 and float64), "
+              "sign(0) = 0 included; refuses betas outside [0, 1) and a negative lr or weight_decay with "
+              "ValueError",
+              _check("lion.matches_paper", [(_ClosedFormLion, LION, HINT_LION)], _lion_then)),
     CheckSpec("lion.no_grad_many_steps", "LionOptimizer",
               "matches Lion over 100 steps with weight decay and parameters that have no gradient",
               _check("lion.no_grad_many_steps", [(_ClosedFormLion, LION_MORE, HINT_LION + "; " + HINT_SKIP)])),

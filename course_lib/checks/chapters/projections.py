@@ -28,7 +28,8 @@ HINT_SOFT = ("soft thresholding keeps the sign and shrinks the magnitude: sign(x
              "entries with |x| ≤ threshold become exactly 0, the others move towards 0 by threshold "
              "(negative entries too: they are not set to 0 and not left unchanged)")
 HINT_BOX = ("clamp every entry to [min_val, max_val], e.g. torch.clamp(x, min=min_val, max=max_val); a bound "
-            "that is None means no limit on that side (not a bound at 0)")
+            "that is None means no limit on that side (not a bound at 0); with both None, x comes back unchanged (as a "
+            "copy: torch.clamp refuses two None bounds)")
 HINT_STEP_L1 = ("first the gradient step p ← p − lr·g, then p ← soft_threshold(p, threshold) with the "
                 "threshold as given (not lr·threshold), written back into the parameter in place")
 HINT_STEP_BOX = ("first the gradient step p ← p − lr·g, then clamp to [box_min, box_max] in place; a None "
@@ -80,10 +81,12 @@ def _short(x: np.ndarray) -> str:
 def _project_box(subject: Subject) -> None:
     rng = rng_for("projections.project_box")
     settings = [((-1.0, 3.0), "float64", (8,)), ((None, 0.5), "float32", (3, 3)),
-                ((-0.25, None), "float64", (6,)), ((0.2, 0.2), "float32", (4,))]
+                ((-0.25, None), "float64", (6,)), ((0.2, 0.2), "float32", (4,)), ((None, None), "float64", (5,))]
     for (low, high), dtype, shape in settings:
         subject.trace.begin(min_val=low, max_val=high, dtype=dtype, shape=shape)
-        handle = subject.new([np.zeros(2)], dtype=dtype, lr=0.1, constraint="box", box_min=low, box_max=high)
+        # no bound at all: x comes back unchanged (the optimizer itself is built with a box)
+        box = (low, high) if (low, high) != (None, None) else (-1.0, 1.0)
+        handle = subject.new([np.zeros(2)], dtype=dtype, lr=0.1, constraint="box", box_min=box[0], box_max=box[1])
         x = (2.0 * rng.standard_normal(shape)).astype(dtype)
         value = subject.call(handle, "project_box", x, low, high)
         rtol, atol = PARAM_TOLERANCE[dtype]
@@ -156,7 +159,7 @@ CHECKS = [
     CheckSpec("projections.soft_threshold", CLASS,
               "soft_threshold matches sign(x)·max(|x| − threshold, 0) at 4 thresholds", _soft_threshold),
     CheckSpec("projections.project_box", CLASS,
-              "project_box clamps correctly, with None meaning no bound, at 4 boxes", _project_box),
+              "project_box clamps correctly, with None meaning no bound, at 5 boxes (both None: x unchanged)", _project_box),
     CheckSpec("projections.step_l1", CLASS,
               "step() with constraint='l1' matches gradient step + soft thresholding over 20 steps",
               _steps_check("projections.step_l1", STEP_L1, HINT_STEP_L1)),

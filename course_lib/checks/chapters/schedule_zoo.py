@@ -243,6 +243,12 @@ def _one_cycle(subject: Subject) -> None:
     _run_one_cycle(subject, max_lr, total, {}, _steps(rng, [0, total // 2, total - 1], total))
 
 
+HINT_ONE_CYCLE_RANGE = ("check the arguments first: raise ValueError naming step when step is not in "
+                        "[0, total_steps) (the last step of the cycle is total_steps − 1), and naming pct_start when "
+                        "pct_start·total_steps ≤ 1 (the rise would end at or before step 0), e.g. "
+                        "raise ValueError(f\"step must be in [0, {total_steps}), got {step}\")")
+
+
 def _one_cycle_edges(subject: Subject) -> None:
     rng = rng_for("zoo.one_cycle_edges")
     cases = []
@@ -257,6 +263,16 @@ def _one_cycle_edges(subject: Subject) -> None:
         kwargs = {"pct_start": pct, "div_factor": float(rng.uniform(2.0, 40.0)),
                   "final_div_factor": _loguniform(rng, 2.0, 1e3), "anneal_strategy": strategy}
         _run_one_cycle(subject, _loguniform(rng, 1e-3, 1.0), total, kwargs, list(range(total)))
+    # outside the cycle: the rate is defined for 0 <= step < total_steps only, and the rise needs a step
+    # (pct_start·total_steps > 1); both raise ValueError naming the argument
+    total = int(rng.integers(10, 60))
+    max_lr = _loguniform(rng, 1e-3, 1.0)
+    for step, pct, name, rule in ((total, 0.3, "step", f"step must be in [0, total_steps={total})"),
+                                  (0, 0.5 / total, "pct_start", "pct_start * total_steps must be > 1"),
+                                  (0, 1.0 / total, "pct_start", "pct_start * total_steps must be > 1")):
+        subject.trace.begin(step=step, max_lr=max_lr, total_steps=total, pct_start=pct)
+        subject.expect_error("function", step, max_lr, total, pct_start=pct, names=(name,), rule=rule,
+                             hint=HINT_ONE_CYCLE_RANGE)
 
 
 # with_warmup ------------------------------------------------------------------------
@@ -473,7 +489,8 @@ CHECKS = [
     _spec("one_cycle", "one_cycle", "one_cycle matches torch's OneCycleLR, 'cos' and 'linear', 5 settings",
           _one_cycle),
     _spec("one_cycle_edges", "one_cycle",
-          "one_cycle matches OneCycleLR at every step of short cycles, with rises and falls of one or two steps",
+          "one_cycle matches OneCycleLR at every step of short cycles, with rises and falls of one or two steps; "
+          "raises ValueError at step = total_steps and for a rise shorter than one step",
           _one_cycle_edges),
     _spec("with_warmup", "with_warmup",
           "with_warmup matches SequentialLR([LinearLR, main]) and the warmup from 0, for 4 kinds of schedule",
