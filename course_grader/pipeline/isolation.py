@@ -20,6 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+#: MiB the judge's worker may write (its working folder and /tmp, each a tmpfs of that size; the
+#: largest file too): the kernel's default budget (``Settings.max_write_mb``); it hands nothing
+#: back through files, so nothing it writes reaches the host's disk
+JUDGE_WRITE_MB = 100
+
 _CHECK_CALL = re.compile(r"""\bcheck\(\s*(['"])([^'"]+)\1\s*,\s*([A-Za-z_][A-Za-z_0-9]*)""")
 
 
@@ -42,14 +47,16 @@ def sandbox_status() -> tuple[bool, str]:
         return False, f"sandbox probe failed: {error!r}"
 
 
-def command_prefix(workdir: Path, overlays: Sequence[tuple[Path, Path]] = ()) -> list[str]:
+def command_prefix(workdir: Path, overlays: Sequence[tuple[Path, Path]] = (), private: bool = False) -> list[str]:
     """Argv prefix that runs a command inside the sandbox with ``workdir`` writable.
 
     ``overlays``: ``(replacement, original)`` pairs mounted over the originals (the judge's
-    stubs of implementations an exercise may not run).
+    stubs of implementations an exercise may not run). ``private``: ``workdir`` is a
+    size-limited tmpfs of the sandbox's own (the judge's worker), not the host's folder.
     """
     module = load_sandbox()
-    return list(module.command_prefix(Path(workdir), module.SandboxConfig(), overlays=overlays))
+    config = module.SandboxConfig(file_size_mb=JUDGE_WRITE_MB) if private else module.SandboxConfig()
+    return list(module.command_prefix(Path(workdir), config, overlays=overlays, private_workdir=private))
 
 
 def warm_spawner(overlays: Sequence[tuple[Path, Path]] = (), cold_first: bool = False):  # noqa: ANN201
@@ -64,11 +71,11 @@ def warm_spawner(overlays: Sequence[tuple[Path, Path]] = (), cold_first: bool = 
         return None
     from course_grader.sandbox import warm_pool
 
-    config = module.SandboxConfig()
+    config = module.SandboxConfig(file_size_mb=JUDGE_WRITE_MB)
     overlays = tuple(overlays)
     fresh_uid = module._fresh_id if module.sandbox_mode() == "root" else None
     return warm_pool.spawner(
-        key=overlays, fresh_uid=fresh_uid, tmp_mb=config.file_size_mb, cold_first=cold_first,
+        key=overlays, fresh_uid=fresh_uid, tmp_mb=JUDGE_WRITE_MB, cold_first=cold_first, private_workdir=True,
         command_for=lambda folder: module.command_prefix(folder, config, overlays=overlays, fork_server=True))
 
 

@@ -395,7 +395,7 @@ class IsolatedVerdict(NbGraderPreprocessor):
         try:
             Path(workdir).mkdir(parents=True, exist_ok=True)
             overlays = isolation.worker_overlays(judge, checks)
-            prefix = isolation.command_prefix(Path(workdir), overlays=overlays) if self.use_sandbox else None
+            prefix = isolation.command_prefix(Path(workdir), overlays=overlays, private=True) if self.use_sandbox else None
             use_pool = self.use_sandbox and self.warm_pool
             spawn = isolation.warm_spawner(overlays, cold_first=True) if use_pool else None
             return judge.judge(code, checks, command_prefix=prefix, timeout=self.judge_timeout, cwd=workdir,

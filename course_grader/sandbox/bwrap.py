@@ -337,6 +337,7 @@ def command_prefix(
     env: Mapping[str, str] | None = None,
     overlays: Sequence[tuple[Path, Path]] = (),
     fork_server: bool = False,
+    private_workdir: bool = False,
 ) -> list[str]:
     """The argv prefix that runs a command isolated, with ``workdir`` as its directory.
 
@@ -366,6 +367,10 @@ def command_prefix(
             ``/tmp``) and, as root, ``CAP_SETUID``/``CAP_SETGID`` (to give each worker a fresh
             user ID), instead of dropping to an unprivileged user itself; ``workdir`` is not
             shared with a sandbox group (the server makes each worker's folder its own).
+        private_workdir: ``workdir`` is a fresh tmpfs of ``config.file_size_mb`` inside the
+            sandbox instead of the host's folder: what the command writes there never reaches
+            the host's disk and is gone when it ends (the judge's worker, which hands nothing
+            back through files).
 
     Returns:
         The argument list: ``bwrap ... -- prlimit ... -- [setpriv ... --]``.
@@ -411,7 +416,10 @@ def command_prefix(
     args += _hidden_reference_binds()
     args += _overlay_binds(read_only, overlays)
     for path in rw:
-        args += ["--bind", str(path), str(path)]
+        if private_workdir and path == workdir:
+            args += ["--perms", "1777", "--size", tmpfs_size, "--tmpfs", str(path)]
+        else:
+            args += ["--bind", str(path), str(path)]
     args += ["--chdir", str(workdir), "--clearenv"]
     for key, value in sandbox_environment(env).items():
         args += ["--setenv", key, value]

@@ -219,6 +219,10 @@ def _private_folders(request: dict) -> None:
         os.makedirs(keep, mode=0o755, exist_ok=True)
         _mount(os.path.join(stage, "keep"), keep, None, MS_MOVE)
         os.rmdir(os.path.join(stage, "keep"))
+    if request.get("private_mb"):  # the worker's folder: a budget in memory, never the host's disk
+        owner = f",uid={int(request['uid'])},gid={int(request['uid'])}" if request.get("uid") is not None else ""
+        _mount("tmpfs", keep, "tmpfs", MS_NOSUID | MS_NODEV,
+               f"size={int(request['private_mb'])}m,nr_inodes={int(request['private_files'])},mode=0700{owner}")
     if stage:
         os.rmdir(stage)  # no mount point any more: the empty folder goes
 

@@ -364,12 +364,18 @@ def _retire_family(family: str, keep: object) -> None:
             shutil.rmtree(server.folder, ignore_errors=True)
 
 
+#: files and folders a judge's worker may create in its private working folder (as a kernel may)
+PRIVATE_FILES = 2000
+
+
 def spawner(key: object, command_for: Callable[[Path], list[str]],
             fresh_uid: Callable[[], int] | None, tmp_mb: int = 512,
-            cold_first: bool = False) -> Callable[[], PooledProcess]:
+            cold_first: bool = False, private_workdir: bool = False) -> Callable[[], PooledProcess]:
     """What starts a judge's worker from the pool of the forbidden set ``key`` (see :func:`server_for`).
 
     Args:
+        private_workdir: each worker works in a tmpfs of ``tmp_mb`` MiB and ``PRIVATE_FILES``
+            inodes laid over its folder, so that nothing it writes reaches the host's disk.
         cold_first: the first worker of ``key`` in this process is started cold (the callable
             raises :class:`PoolUnavailable`), the server only when a second one is asked for.
             A server costs about what a cold worker does, so it pays off only when it is
@@ -387,7 +393,8 @@ def spawner(key: object, command_for: Callable[[Path], list[str]],
                 first = _asked[key] == 1 and key not in _servers
             if first:
                 raise PoolUnavailable("the first worker of an exercise's set is started cold")
-        return server_for(key, command_for, fresh_uid, tmp_mb).spawn()
+        private = {"private_mb": tmp_mb, "private_files": PRIVATE_FILES} if private_workdir else {}
+        return server_for(key, command_for, fresh_uid, tmp_mb).spawn(**private)
     return spawn
 
 
