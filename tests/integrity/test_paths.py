@@ -214,7 +214,8 @@ def test_safe_walks_follow_no_link_and_survive_any_depth(tmp_path):
     (tree / "closed" / "f").write_text("x")
     (tree / "closed").chmod(0)
     files, _, problem = safefs.usage(tree, 10_000)
-    assert problem and "levels deep" in problem
+    # root reads the closed folder and meets the depth; another user meets the closed folder first
+    assert problem and ("levels deep" in problem or (os.geteuid() != 0 and "unreadable" in problem)), problem
     assert safefs.hash_tree(tree) == safefs.hash_tree(tree)  # terminates, reads no FIFO
     with pytest.raises(safefs.UnsafeEntry):
         safefs.read_regular(deep / "link", 1000)
