@@ -420,6 +420,10 @@ def command_prefix(
             args += ["--perms", "1777", "--size", tmpfs_size, "--tmpfs", str(path)]
         else:
             args += ["--bind", str(path), str(path)]
+    # The sandbox's root is a tmpfs holding only the folders bwrap made for the binds; read-only,
+    # so that nothing can be written outside the working folder and the size-limited /tmp (in
+    # user-namespace mode those folders are the sandbox user's own, and the tmpfs has no size).
+    args += ["--remount-ro", "/"]
     args += ["--chdir", str(workdir), "--clearenv"]
     for key, value in sandbox_environment(env).items():
         args += ["--setenv", key, value]

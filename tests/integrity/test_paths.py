@@ -113,7 +113,8 @@ def batch(tmp_path_factory):
     special = submit(course, "special_files", probe.ASSIGNMENT, good, "probe.ipynb").parent
     os.symlink("/proc/self/mem", special / "mem")
     os.symlink("/dev/zero", special / "zero.npy")
-    os.mknod(special / "null_device", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    if os.geteuid() == 0:  # only root makes device nodes (a student's upload carries none otherwise)
+        os.mknod(special / "null_device", stat.S_IFCHR | 0o666, os.makedev(1, 3))
     os.mkfifo(special / "pipe")
     server = socket.socket(socket.AF_UNIX)
     server.bind(str(special / "sock"))
