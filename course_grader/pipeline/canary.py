@@ -119,6 +119,10 @@ def _verdict(course: Course, assignment: str, results: dict, rows: dict) -> list
                                           _first_error(course, student, assignment)]))
             problems.append(f"{assignment}: the {'reference solution' if student == REFERENCE else 'blank release'} "
                             f"should get {want}, got {got}" + (f"\n    error: {why}" if why else ""))
+            timed_out = (result and result.status == "timeout") or "Timeout" in why or "time limit" in why
+            if timed_out and not any("ran out of time" in line for line in problems):
+                problems.append(f"{assignment}: the canary ran out of time: is the machine busy, or --timeout "
+                                "too short for it? (the same limits would have cut honest students' work)")
     return problems
 
 
