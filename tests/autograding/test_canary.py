@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 
 import nbformat
 import pytest
@@ -131,3 +132,10 @@ def test_canary_keys_ignore_the_seed_and_follow_the_source(tmp_path):
     path = course.source / probe.ASSIGNMENT / f"{probe.NOTEBOOK}.ipynb"
     path.write_text(path.read_text().replace("return 2 * x", "return x + x"))
     assert canary.canary_key(course, probe.ASSIGNMENT, settings, "code", "env") != key
+
+
+def test_the_command_line_gives_the_callers_sigterm_handler_back():
+    """SIGTERM unwinds a run like Ctrl-C while it runs, and only then (a test runner keeps its own)."""
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli.main(["--help"]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before
