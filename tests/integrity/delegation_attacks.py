@@ -357,6 +357,12 @@ exec(_source[_source.index("def update_fn"):_source.index("class Lion")])
 
 class LionOptimizer:
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
+        if lr < 0:
+            raise ValueError(f"lr must be >= 0, got {lr}")
+        if not all(0 <= beta < 1 for beta in betas):
+            raise ValueError(f"betas must each be in [0, 1), got {betas}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
         self.params, self.lr, self.betas, self.weight_decay = list(params), lr, betas, weight_decay
         self.momenta = [torch.zeros_like(p) for p in self.params]
 
