@@ -183,8 +183,7 @@ def _main(argv: list[str] | None) -> int:
     except CanaryFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 4
-    failed = [r for r in report.results if r.status == "failed"
-              and (r.student, r.assignment) in set(report.regraded)]
+    failed = failed_to_grade(report)
     if failed:
         print(f"\n{len(failed)} submission(s) FAILED to grade (the grader's fault, not the student's):")
         print("\n".join(f"  {r.student}/{r.assignment}: {r.reason}" for r in failed))
@@ -200,10 +199,20 @@ def _main(argv: list[str] | None) -> int:
     return 5 if failed else 0
 
 
+def _graded_now(report) -> list:  # noqa: ANN001 - a BatchReport
+    """The results of the submissions this run graded (not the unchanged ones it skipped)."""
+    regraded = set(report.regraded)
+    return [r for r in report.results if (r.student, r.assignment) in regraded]
+
+
+def failed_to_grade(report) -> list:  # noqa: ANN001 - a BatchReport
+    """The submissions this run could not grade through no fault of the student's."""
+    return [r for r in _graded_now(report) if r.status == "failed"]
+
+
 def run_summary(report) -> str:  # noqa: ANN001 - a BatchReport
     """``12 graded, 1 failed (the grader's), 2 not graded (the submission's), 3 unchanged``."""
-    regraded = set(report.regraded)
-    statuses = [r.status for r in report.results if (r.student, r.assignment) in regraded]
+    statuses = [r.status for r in _graded_now(report)]
     graded, failed = statuses.count("graded"), statuses.count("failed")
     parts = [f"{graded} graded"]
     if failed:

@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 
 from course_grader.pipeline import isolation, scratch
-from course_grader.pipeline.cli import GRADERS, NO_SANDBOX_BANNER
+from course_grader.pipeline.cli import GRADERS, NO_SANDBOX_BANNER, failed_to_grade
 from course_grader.pipeline.batch import ConfigurationError, grade_course
 from course_grader.pipeline.canary import CanaryFailed
 from course_grader.pipeline.grades import failure_summary, grade_table
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + summary)
     print(f"\n{len(report.results)} submissions in {report.seconds:.0f} s. grades.csv: {course.grades_csv}\n"
           f"feedback (what students get): {course.feedback}/<student>/<assignment>/*.html")
-    failed = [r for r in report.results if r.status == "failed"]
+    failed = failed_to_grade(report)
     if failed:
         print(f"{len(failed)} submission(s) FAILED to grade (the grader's fault): "
               + ", ".join(f"{r.student}/{r.assignment}" for r in failed), file=sys.stderr)
