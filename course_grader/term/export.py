@@ -105,6 +105,8 @@ def check_rows(course: Course, grades: list[dict]) -> list[list]:
     """The ``checks`` file: every graded cell of every submission in the gradebook."""
     from nbgrader.api import Gradebook
 
+    if course.db_url.startswith("sqlite:///") and not Path(course.db_url.removeprefix("sqlite:///")).is_file():
+        raise ValueError(f"the gradebook {course.db_url} does not exist: grade the course first")
     status = {(r["student_id"], r["assignment"]): r["status"] for r in grades}
     rows = [CHECK_COLUMNS]
     with Gradebook(course.db_url, course.course_id) as gb:
