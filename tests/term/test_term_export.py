@@ -39,7 +39,10 @@ RESULTS = [Result("ada", "01_gradient_descent", "graded"), Result("ada", "02_ada
            Result("george", "02_adam", "graded"), Result("grace", "01_gradient_descent", "graded"),
            Result("zed", "02_adam", "graded"),
            Result("marie", "02_adam", "missing_notebook", "no notebook in the folder")]
-COLUMN = ["--column", "02_adam=Adam (4321)"]
+# the commands of docs/instructors.md, "Export to the LMS" (tests/term/test_term_docs.py)
+COMMANDS = {"canvas": ["export", "--format", "canvas", "--column", "02_adam=Adam (4321)"],
+            "moodle": ["export", "--format", "moodle"],
+            "checks": ["export", "--format", "checks"]}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +72,7 @@ def course(tmp_path_factory) -> Path:
 
 def _run(course: Path, monkeypatch, capsys, *argv: str) -> tuple[int, str, str]:
     monkeypatch.chdir(course)
-    status = main(["export", *argv])
+    status = main(list(argv))
     out = capsys.readouterr()
     return status, out.out, out.err
 
@@ -81,7 +84,7 @@ def _cells(path: Path) -> list[list[str]]:
 
 @pytest.mark.parametrize("fmt", ["canvas", "moodle"])
 def test_lms_file_matches_the_expected_file_cell_by_cell(course, monkeypatch, capsys, fmt):
-    status, out, err = _run(course, monkeypatch, capsys, "--format", fmt, *COLUMN)
+    status, out, err = _run(course, monkeypatch, capsys, *COMMANDS[fmt])
     assert status == 0, err
     written = course / "graders" / "export" / f"{fmt}.csv"
     assert out == f"wrote graders/export/{fmt}.csv ({len(_cells(written)) - 1} rows)\n".replace(
@@ -93,18 +96,18 @@ def test_lms_file_matches_the_expected_file_cell_by_cell(course, monkeypatch, ca
 
 
 def test_lms_export_lists_what_it_did_not_export(course, monkeypatch, capsys):
-    _, _, canvas_err = _run(course, monkeypatch, capsys, "--format", "canvas")
+    _, _, canvas_err = _run(course, monkeypatch, capsys, *COMMANDS["canvas"])
     assert canvas_err.splitlines() == [
         "  marie/02_adam: missing_notebook: exported empty (no notebook in the folder)",
         "  grace: no lms_id in the roster: not exported (canvas could not match the row)",
         "  zed: in grades.csv but not in the roster: not exported",
     ]
-    _, _, moodle_err = _run(course, monkeypatch, capsys, "--format", "moodle")
+    _, _, moodle_err = _run(course, monkeypatch, capsys, *COMMANDS["moodle"])
     assert "  grace: no email in the roster: not exported (moodle could not match the row)" in moodle_err
 
 
 def test_checks_breakdown(course, monkeypatch, capsys):
-    status, _, err = _run(course, monkeypatch, capsys, "--format", "checks")
+    status, _, err = _run(course, monkeypatch, capsys, *COMMANDS["checks"])
     assert status == 0, err
     rows = _cells(course / "graders" / "export" / "checks.csv")
     assert rows[0] == ["student_id", "assignment", "notebook", "check", "points", "max_points", "status",
@@ -128,7 +131,7 @@ def test_final_score_is_empty_for_what_is_not_a_grade():
 def test_bad_arguments(course, monkeypatch, capsys):
     with pytest.raises(ValueError, match="--column='02_adam' is not allowed"):
         parse_columns(["02_adam"])
-    status, _, err = _run(course, monkeypatch, capsys, "--format", "canvas", "--course", "nowhere")
+    status, _, err = _run(course, monkeypatch, capsys, *COMMANDS["canvas"], "--course", "nowhere")
     assert status == 2 and "grades.csv" in err
     with pytest.raises(SystemExit):
         main(["export", "--format", "blackboard"])
