@@ -1,17 +1,19 @@
 """Canvas: its "Download Submissions" zip and its gradebook import CSV.
 
 **Submissions download** (Assignment page, "Download Submissions"): a flat zip with one entry
-per file of each student's latest submission, named::
+per file of each student's latest submission, named (canvas-lms, ``ContentZipper``)::
 
     <name>[_late]_<user id>_<attachment id>_<file name>
     e.g.  smithjohn_12345_67890_adam.ipynb, smithjohn_late_12345_67891_adam.ipynb
 
-``<name>`` is the student's sortable name, lower case, without spaces or punctuation;
-``_late`` marks a file submitted after the due date; ``<user id>`` is Canvas's numeric user
-id (the roster's ``lms_id``); ``<file name>`` the name the student uploaded. When a student
-uploads a file whose name is already in their Canvas files (a resubmission), Canvas renames the
-new one ``adam-1.ipynb``, ``adam-2.ipynb``, ...: :func:`released_stem_match` accepts those as
-the released name. The download carries no submission time.
+``<name>`` is the student's sortable name with everything but letters, digits and ``_``
+removed, lower case (left out, with its ``_``, under anonymous grading); ``late`` marks a
+submission after the due date (older Canvas versions wrote ``<name>-late_<user id>``);
+``<user id>`` is Canvas's numeric user id (the roster's ``lms_id``); ``<file name>`` the name
+the file has in Canvas. When a student uploads a file whose name is already taken, Canvas
+names the new one ``adam-1.ipynb``, ``adam-2.ipynb``, ...: :func:`released_stem_match` accepts
+those as the released name. A text entry or a URL comes as ``<name>_<user id>_text.html`` or
+``..._link.html``. The download carries no submission time.
 
 **Gradebook import** (Grades, Import): a CSV with the columns of Canvas's gradebook export:
 ``Student, ID, SIS User ID, SIS Login ID, Section`` and then one column per assignment. Canvas
@@ -28,8 +30,8 @@ from course_grader.term.lms_zip import Upload
 
 NAME = "canvas"
 TITLE = "Canvas"
-_ENTRY = re.compile(r"(?P<name>[^_/]+)(?P<late>_late)?_(?P<user>\d+)_(?P<attachment>\d+)_(?P<file>[^/]+)",
-                    re.IGNORECASE)
+_ENTRY = re.compile(r"(?:(?P<head>[^/]*?)_)?(?P<user>\d+)_(?P<attachment>\d+)_(?P<file>[^/]+)")
+_ONLINE = re.compile(r"(?:(?P<head>[^/]*?)_)?(?P<user>\d+)_(?P<file>text\.html|link\.html)")
 _RESUBMITTED = re.compile(r"(?P<stem>.+?)-\d+(?P<ext>\.[^.]+)")
 
 ID_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -37,12 +39,27 @@ POINTS_ROW = "Points Possible"
 
 
 def parse_entry(entry: str) -> Upload | None:
-    """The upload a zip entry of a Canvas download stands for (None: not a Canvas file name)."""
-    match = _ENTRY.fullmatch(entry)
+    """The upload a zip entry of a Canvas download stands for (None: not a Canvas file name).
+
+    A text entry or URL (``..._text.html``, ``..._link.html``) is an upload named
+    ``online:text.html`` (``online:link.html``), so that it is reported, not collected.
+    """
+    match = _ENTRY.fullmatch(entry) or _ONLINE.fullmatch(entry)
     if match is None:
         return None
-    return Upload(entry=entry, lms_id=match["user"], lms_name=match["name"], filename=match["file"],
-                  late=match["late"] is not None)
+    name, late = _name_and_late(match["head"] or "")
+    filename = match["file"] if "attachment" in match.groupdict() else f"online:{match['file']}"
+    return Upload(entry=entry, lms_id=match["user"], lms_name=name, filename=filename, late=late)
+
+
+def _name_and_late(head: str) -> tuple[str, bool]:
+    """``<name>``, ``<name>_late``, ``late`` (anonymous) or ``<name>-late`` (older Canvas)."""
+    lowered = head.lower()
+    if lowered == "late":
+        return "", True
+    if lowered.endswith(("_late", "-late")):
+        return head[:-5], True
+    return head, False
 
 
 def released_stem_match(filename: str, released: str) -> bool:

@@ -126,6 +126,7 @@ def choose_notebook(uploads: list[Upload], released: str, lms_module) -> tuple[U
     notes: list[str] = []
     base = {u.entry: PurePosixPath(u.filename).name for u in uploads}
     notebooks = [u for u in uploads if base[u.entry].lower().endswith(".ipynb") and ":" not in u.filename]
+    # ("online:..." and "onlinetext:...": a text entry, not a file)
     for u in uploads:
         if u in notebooks:
             continue

@@ -2,16 +2,18 @@
 
 **Submissions download** (Assignment, View all submissions, "Download all submissions"): a zip
 with, by default ("Download submissions in folders"), one folder per student and submission
-plugin, holding the files as the student uploaded them::
+plugin, holding the files as the student uploaded them (Moodle's ``mod_assign`` downloader)::
 
-    <Full Name>_<participant id>_assignsubmission_file_/<file name>
-    e.g.  John Smith_1234567_assignsubmission_file_/adam.ipynb
+    <Full Name>_<participant id>_assignsubmission_file/<file name>     Moodle 4
+    <Full Name>_<participant id>_assignsubmission_file_/<file name>    Moodle 3.1 to 3.11
+    e.g.  John Smith_1234567_assignsubmission_file/adam.ipynb
 
-and, with that option off, the same as one flat name:
-``John Smith_1234567_assignsubmission_file_adam.ipynb``. ``<participant id>`` is the number
+and, with that option off, one flat name per file:
+``John Smith_1234567_assignsubmission_file_adam.ipynb``. Underscores in the name become
+spaces; under blind marking the name is "Participant". ``<participant id>`` is the number
 Moodle shows as "Participant 1234567" in the grading worksheet (the roster's ``lms_id``); an
-online-text submission comes as ``..._assignsubmission_onlinetext_``. The download carries no
-submission time.
+online-text submission comes as ``..._assignsubmission_onlinetext/onlinetext.html``. The
+download carries no submission time.
 
 **Grade import** (Grades, Import, CSV file): a CSV with a column that identifies the user and
 one column per grade item. On import the instructor maps ``Email address`` to the user's
@@ -26,8 +28,8 @@ from course_grader.term.lms_zip import Upload
 
 NAME = "moodle"
 TITLE = "Moodle"
-_ENTRY = re.compile(r"(?P<name>[^/]+)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z]+)_"
-                    r"(?:/(?P<in_folder>.+)|(?P<flat>[^/]+))")
+_ENTRY = re.compile(r"(?P<name>[^/]+)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z]+)"
+                    r"(?:_?/(?P<in_folder>.+)|_(?P<flat>[^/]+))")
 ID_COLUMNS = ["Full name", "Email address", "ID number"]
 FILE_PLUGIN = "file"
 

@@ -102,18 +102,18 @@ MOODLE_ROSTER = [
     {"student_id": "carl", "name": "Carl Gauss", "email": "carl@example.org", "lms_id": "2007", "section": ""},
 ]
 MOODLE_FILES = {
-    "Ada Adams_2001_assignsubmission_file_/adam.ipynb": b'{"who": "ada"}',
+    "Ada Adams_2001_assignsubmission_file/adam.ipynb": b'{"who": "ada"}',  # Moodle 4
     "George Boole_2002_assignsubmission_file_/Adam (1).ipynb": b'{"who": "george, renamed"}',
     "Paul Dirac_2004_assignsubmission_file_/adam.ipynb": b'{"who": "paul"}',
     "Paul Dirac_2004_assignsubmission_file_/old/adam_v1.ipynb": b'{"who": "paul, old"}',
-    "Leo Euler_2005_assignsubmission_onlinetext_/onlinetext.html": b"<p>see attachment</p>",
+    "Leo Euler_2005_assignsubmission_onlinetext/onlinetext.html": b"<p>see attachment</p>",
     "Carl Gauss_2007_assignsubmission_file_adam.ipynb": b'{"who": "carl, flat"}',
     "Joe Hacker_2999_assignsubmission_file_/adam.ipynb": b'{"who": "not in roster"}',
     "/etc/cron.d/x_2001_assignsubmission_file_/adam.ipynb": b'{"who": "absolute"}',
 }
 MOODLE_REPORT = """\
 collect 02_adam from a Moodle download:
-  collected       ada [2001] Ada Adams <- Ada Adams_2001_assignsubmission_file_/adam.ipynb
+  collected       ada [2001] Ada Adams <- Ada Adams_2001_assignsubmission_file/adam.ipynb
   collected       george [2002] George Boole <- George Boole_2002_assignsubmission_file_/Adam (1).ipynb
       renamed notebook: Adam (1).ipynb collected as adam.ipynb
   missing         marie [2003] Marie Curie
@@ -198,6 +198,11 @@ def test_oversized_entries_are_refused_whatever_the_header_says(tmp_path):
     ("smithjohn_12345_67890_adam.ipynb", ("12345", "smithjohn", "adam.ipynb", False)),
     ("smithjohn_late_12345_67890_adam.ipynb", ("12345", "smithjohn", "adam.ipynb", True)),
     ("smithjohn_LATE_12345_67890_my_adam.ipynb", ("12345", "smithjohn", "my_adam.ipynb", True)),
+    ("late_12345_67890_adam.ipynb", ("12345", "", "adam.ipynb", True)),  # anonymous grading
+    ("12345_67890_adam.ipynb", ("12345", "", "adam.ipynb", False)),
+    ("smith--john-late_12345_67890_adam.ipynb", ("12345", "smith--john", "adam.ipynb", True)),  # older Canvas
+    ("o_brien_12345_67890_adam_2_3.ipynb", ("12345", "o_brien", "adam_2_3.ipynb", False)),
+    ("smithjohn_12345_text.html", ("12345", "smithjohn", "online:text.html", False)),
     ("smithjohn_12345_adam.ipynb", None),
 ])
 def test_canvas_names(entry, expected):
@@ -206,10 +211,12 @@ def test_canvas_names(entry, expected):
 
 
 @pytest.mark.parametrize("entry, expected", [
+    ("John Smith_1234567_assignsubmission_file/adam.ipynb", ("1234567", "John Smith", "adam.ipynb")),
     ("John Smith_1234567_assignsubmission_file_/adam.ipynb", ("1234567", "John Smith", "adam.ipynb")),
+    ("Participant_1234567_assignsubmission_file/adam.ipynb", ("1234567", "Participant", "adam.ipynb")),
     ("John Smith_1234567_assignsubmission_file_adam.ipynb", ("1234567", "John Smith", "adam.ipynb")),
-    ("Jo_Ann Lee_77_assignsubmission_file_/sub/adam.ipynb", ("77", "Jo_Ann Lee", "sub/adam.ipynb")),
-    ("John Smith_1234567_assignsubmission_onlinetext_/onlinetext.html",
+    ("Jo Ann Lee_77_assignsubmission_file/sub/adam.ipynb", ("77", "Jo Ann Lee", "sub/adam.ipynb")),
+    ("John Smith_1234567_assignsubmission_onlinetext/onlinetext.html",
      ("1234567", "John Smith", "onlinetext:onlinetext.html")),
     ("adam.ipynb", None),
 ])
