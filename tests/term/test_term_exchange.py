@@ -28,13 +28,12 @@ def _nbgrader(cwd: Path, env: dict, *args: str) -> None:
 def test_exchange_collect_fills_submitted(tmp_path):
     graders = make_course(tmp_path, [])
     (tmp_path / "notebooks" / "02_adam" / "adam.ipynb").write_text(NOTEBOOK)
-    config = tmp_path / "jupyter_config"
+    config = tmp_path / "jupyter_config"  # a cache of its own; the exchange through the course's variable
     config.mkdir()
-    (config / "nbgrader_config.py").write_text(
-        f"c = get_config()\nc.Exchange.root = {str(tmp_path / 'exchange')!r}\n"
-        f"c.Exchange.cache = {str(tmp_path / 'cache')!r}\nc.CourseDirectory.course_id = 'optim-course'\n")
-    (tmp_path / "exchange").mkdir(mode=0o777)
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config),
+    (config / "nbgrader_config.py").write_text(f"c = get_config()\nc.Exchange.cache = {str(tmp_path / 'cache')!r}\n"
+                                              "c.CourseDirectory.course_id = 'optim-course'\n")
+    exchange = tmp_path / "exchange"
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "NBGRADER_EXCHANGE": str(exchange),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     _nbgrader(graders, env, "release_assignment", "02_adam")
     student = tmp_path / "student"
@@ -42,6 +41,7 @@ def test_exchange_collect_fills_submitted(tmp_path):
     _nbgrader(student, env, "fetch_assignment", "02_adam")
     _nbgrader(student, env, "submit", "02_adam", "--student", "ada")
     _nbgrader(graders, env, "collect", "02_adam")  # the documented command
+    assert any((exchange / "optim-course" / "inbound").iterdir())  # not some other exchange
     files = tree(graders / "submitted")
     assert set(files) == {"ada/02_adam/adam.ipynb", "ada/02_adam/timestamp.txt", "ada/02_adam/submission_secret.txt"}
     assert files["ada/02_adam/timestamp.txt"].strip()
