@@ -6,9 +6,12 @@
 - ``moodle``: Moodle's grade import CSV (:mod:`course_grader.term.moodle`), one row per roster
   student with an e-mail address, one column per assignment;
 - ``checks``: for the instructor, one row per student, assignment and graded cell of the
-  gradebook: ``student_id, assignment, notebook, check, points, max_points, status``
-  (``passed``: full points; ``partial``; ``failed``: 0 of more than 0; ``no_points``: a cell
-  worth 0; ``not_graded``: no score), plus the submission's ``grades.csv`` status.
+  gradebook: ``student_id, assignment, notebook, cell, checks, points, max_points, status,
+  submission_status``: ``cell`` is the grade cell's id, ``checks`` the ids of the
+  ``check("<id>", ...)`` calls in its source (space-separated; empty for a plain assert);
+  ``status`` is ``passed`` (full points), ``partial``, ``failed`` (0 of more than 0),
+  ``no_points`` (a cell worth 0) or ``not_graded`` (no score); ``submission_status`` the
+  submission's status in ``grades.csv``.
 
 Scores come from ``<course>/grades.csv`` (:mod:`course_grader.pipeline.grades`) through
 :func:`final_score`, the one place that decides what a row is worth; a row whose status says
@@ -34,7 +37,7 @@ from course_grader.term.roster import Roster, read_roster, roster_path
 FORMATS = ("canvas", "moodle", "checks")
 #: grades.csv statuses whose score is not a grade (see course_grader.pipeline.grades)
 NOT_A_GRADE = frozenset(UNGRADED) | {"unknown_assignment", "not_submitted"}
-CHECK_COLUMNS = ["student_id", "assignment", "notebook", "check", "points", "max_points", "status",
+CHECK_COLUMNS = ["student_id", "assignment", "notebook", "cell", "checks", "points", "max_points", "status",
                  "submission_status"]
 
 
@@ -111,14 +114,30 @@ def check_rows(course: Course, grades: list[dict]) -> list[list]:
     rows = [CHECK_COLUMNS]
     with Gradebook(course.db_url, course.course_id) as gb:
         for assignment in sorted(gb.assignments, key=lambda a: a.name):
+            checks = {(nb.name, cell.name): cell_checks(gb, cell.name, nb.name, assignment.name)
+                      for nb in assignment.notebooks for cell in nb.grade_cells}
             for submission in sorted(assignment.submissions, key=lambda s: s.student.id):
                 for notebook in sorted(submission.notebooks, key=lambda n: n.name):
                     for grade in sorted(notebook.grades, key=lambda g: g.name):
                         rows.append([submission.student.id, assignment.name, notebook.name, grade.name,
+                                     checks.get((notebook.name, grade.name), ""),
                                      _number(grade.score), _number(grade.max_score),
                                      check_status(grade.score, grade.max_score),
                                      status.get((submission.student.id, assignment.name), "")])
     return rows
+
+
+def cell_checks(gb, cell: str, notebook: str, assignment: str) -> str:
+    """The check ids a grade cell's source (as the gradebook keeps it) calls, space-separated."""
+    from nbgrader.api import MissingEntry
+
+    from course_grader.judge.trusted import find_checks
+
+    try:
+        source = gb.find_source_cell(cell, notebook, assignment).source
+    except MissingEntry:
+        return ""
+    return " ".join(check_id for check_id, _ in find_checks(source or ""))
 
 
 def check_status(points: float | None, max_points: float) -> str:

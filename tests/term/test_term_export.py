@@ -58,6 +58,9 @@ def course(tmp_path_factory) -> Path:
             gb.add_notebook(notebook, assignment)
             for cell, points in cells.items():
                 gb.add_grade_cell(cell, notebook, assignment, max_score=points, cell_type="code")
+                if cell.startswith("hidden_"):  # the source as the gradebook keeps it, hidden test included
+                    gb.add_source_cell(cell, notebook, assignment, cell_type="code", locked=True,
+                                       source=f'# {cell}\ncheck("{assignment}.{cell[7:]}", Optimizer)')
         for student in ("ada", "george", "marie", "grace", "alan", "zed"):
             gb.add_student(student)
         for (student, assignment), points in SCORES.items():
@@ -110,11 +113,13 @@ def test_checks_breakdown(course, monkeypatch, capsys):
     status, _, err = _run(course, monkeypatch, capsys, *COMMANDS["checks"])
     assert status == 0, err
     rows = _cells(course / "graders" / "export" / "checks.csv")
-    assert rows[0] == ["student_id", "assignment", "notebook", "check", "points", "max_points", "status",
+    assert rows[0] == ["student_id", "assignment", "notebook", "cell", "checks", "points", "max_points", "status",
                        "submission_status"]
-    assert ["ada", "02_adam", "adam", "hidden_matches_torch", "1.5", "3.0", "partial", "timeout"] in rows
-    assert ["george", "02_adam", "adam", "hidden_first_step", "0.0", "2.0", "failed", "graded"] in rows
-    assert ["grace", "01_gradient_descent", "gradient_descent", "visible", "0.0", "0.0", "no_points",
+    assert ["ada", "02_adam", "adam", "hidden_matches_torch", "02_adam.matches_torch", "1.5", "3.0", "partial",
+            "timeout"] in rows
+    assert ["george", "02_adam", "adam", "hidden_first_step", "02_adam.first_step", "0.0", "2.0", "failed",
+            "graded"] in rows
+    assert ["grace", "01_gradient_descent", "gradient_descent", "visible", "", "0.0", "0.0", "no_points",
             "graded"] in rows
     assert len(rows) == 1 + sum(len(points) for points in SCORES.values())
 
