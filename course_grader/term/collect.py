@@ -35,6 +35,7 @@ from pathlib import Path, PurePosixPath
 
 from course_grader.pipeline.course import Course
 from course_grader.pipeline.spreadsheet_safe import safe_row
+from course_grader.pipeline.submission import Settings
 from course_grader.term import canvas, moodle
 from course_grader.term.lms_zip import (
     DEFAULT_MAX_FILE_BYTES,
@@ -280,13 +281,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--course", default="graders", help="the nbgrader course folder (default: graders)")
     parser.add_argument("--roster", default=None, help="the roster CSV (default: <course>/roster.csv)")
     parser.add_argument("--report", default=None, help="also write the report as CSV to this file")
-    parser.add_argument("--max-notebook-mb", type=float, default=DEFAULT_MAX_FILE_BYTES / 1024**2,
-                        help="notebooks larger than this are refused (default: %(default)g)")
+    parser.add_argument("--max-notebook-mb", type=float, default=Settings.max_notebook_mb,
+                        help="notebooks larger than this (MiB) are refused, as the grader refuses them "
+                             "(default: %(default)g)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if not args.max_notebook_mb > 0:
+            raise ValueError(f"--max-notebook-mb={args.max_notebook_mb:g} is not allowed: it must be more than 0")
         course = Course.from_directory(args.course)
         roster = read_roster(args.roster or roster_path(course.root))
         report = collect(course, roster, args.assignment, args.zip, args.lms,

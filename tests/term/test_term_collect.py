@@ -177,6 +177,8 @@ def test_bad_arguments_are_refused_with_the_allowed_values(tmp_path, monkeypatch
         in capsys.readouterr().err
     assert main([*COMMAND, str(zip_path)]) == 2
     assert "no entry of the zip is named as a Canvas or a Moodle submission file" in capsys.readouterr().err
+    assert main([*COMMAND, str(zip_path), "--max-notebook-mb", "0"]) == 2
+    assert "--max-notebook-mb=0 is not allowed: it must be more than 0" in capsys.readouterr().err
     (tmp_path / "notazip.zip").write_text("hello")
     assert main([*COMMAND, str(tmp_path / "notazip.zip")]) == 2
     assert "cannot be read as a zip file" in capsys.readouterr().err
