@@ -110,6 +110,9 @@ def released_notebook(course: Course, assignment: str) -> str:
     Raises:
         ValueError: the course has no such assignment, or it has several notebooks.
     """
+    if assignment not in course.assignments():
+        raise ValueError(f"assignment={assignment!r} is not an assignment of the course; "
+                         f"allowed: {course.assignments()}")
     release = course.root / course.config.CourseDirectory.get("release_directory", "release")
     for folder in (release / assignment, course.source / assignment):
         names = sorted(p.name for p in folder.glob("*.ipynb")) if folder.is_dir() else []
@@ -118,8 +121,7 @@ def released_notebook(course: Course, assignment: str) -> str:
         if len(names) > 1:
             raise ValueError(f"assignment={assignment!r} has {len(names)} notebooks {names}: "
                              "collect handles assignments of one notebook")
-    raise ValueError(f"assignment={assignment!r} is not an assignment of the course; "
-                     f"allowed: {course.assignments()}")
+    raise ValueError(f"assignment={assignment!r} has no notebook in {release / assignment}")
 
 
 def choose_notebook(uploads: list[Upload], released: str, lms_module) -> tuple[Upload | None, list[str]]:

@@ -175,6 +175,8 @@ def test_bad_arguments_are_refused_with_the_allowed_values(tmp_path, monkeypatch
     assert main(["collect", "99_nope", "--from", str(zip_path)]) == 2
     assert "assignment='99_nope' is not an assignment of the course; allowed: ['01_gradient_descent', '02_adam']" \
         in capsys.readouterr().err
+    assert main(["collect", "../notebooks/02_adam", "--from", str(zip_path)]) == 2
+    assert "assignment='../notebooks/02_adam' is not an assignment of the course" in capsys.readouterr().err
     assert main([*COMMAND, str(zip_path)]) == 2
     assert "no entry of the zip is named as a Canvas or a Moodle submission file" in capsys.readouterr().err
     assert main([*COMMAND, str(zip_path), "--max-notebook-mb", "0"]) == 2
