@@ -54,6 +54,8 @@ def final_score(row: dict) -> float | None:
 
 def read_grades(path: Path) -> list[dict]:
     """The rows of a ``grades.csv``; ValueError naming the file if it has no ``score`` column."""
+    if not path.is_file():
+        raise ValueError(f"grades={str(path)!r} does not exist: grade the course first (make autograde)")
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         needed = {"student_id", "assignment", "score", "max_score", "status"}

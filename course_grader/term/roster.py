@@ -78,10 +78,13 @@ def read_roster(path: str | Path) -> Roster:
 
     Raises:
         ValueError: the file lacks a column, a ``student_id`` is not a plain id, or a
-            ``student_id`` or non-empty ``lms_id`` appears twice (the message names the row).
-        FileNotFoundError: there is no such file.
+            ``student_id`` or non-empty ``lms_id`` appears twice, or there is no such file (the
+            message names the line or the value).
     """
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"roster={str(path)!r} does not exist: write it with the columns {list(COLUMNS)} "
+                         "(docs/instructors.md, 'The roster')")
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]

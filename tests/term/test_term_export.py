@@ -139,6 +139,6 @@ def test_bad_arguments(course, monkeypatch, capsys):
     with pytest.raises(ValueError, match="--column='02_adam' is not allowed"):
         parse_columns(["02_adam"])
     status, _, err = _run(course, monkeypatch, capsys, *COMMANDS["canvas"], "--course", "nowhere")
-    assert status == 2 and "grades.csv" in err
+    assert status == 2 and "grades.csv' does not exist: grade the course first" in err
     with pytest.raises(SystemExit):
         main(["export", "--format", "blackboard"])

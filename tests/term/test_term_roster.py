@@ -40,6 +40,11 @@ def test_bad_rosters_are_refused(tmp_path: Path, rows, message):
         read_roster(path)
 
 
+def test_a_missing_roster_says_what_to_write(tmp_path: Path):
+    with pytest.raises(ValueError, match=r"roster='.*nope.csv' does not exist: write it with the columns"):
+        read_roster(tmp_path / "nope.csv")
+
+
 def test_a_missing_column_is_named(tmp_path: Path):
     path = tmp_path / "roster.csv"
     path.write_text("student_id,name,email\nada,Ada,a@x\n")
