@@ -106,62 +106,62 @@ def _plain_attributes(cls: type) -> dict:
             if not name.startswith("_") and isinstance(getattr(cls, name), (str, int, float, bool))}
 
 
-class _Rewrite(ast.NodeTransformer):
-    """Oracles -> replayed ones; imports of oracle modules dropped; functions handed to an oracle -> a stand-in."""
+def _drops_import(node: ast.stmt) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return _reaches_oracle_module(node.module or "") or node.module == "torch.nn.utils"
+    return isinstance(node, ast.Import) and any(_reaches_oracle_module(a.name) for a in node.names)
 
-    def __init__(self, module) -> None:
-        self.module = module
-        self.oracles: set[str] = set()
 
-    def visit_Module(self, node: ast.Module) -> ast.Module:
-        self.oracles = {n.name for n in node.body if _is_oracle(n)}
-        body = []
-        for statement in node.body:
-            if _is_oracle(statement):
-                body.append(self._replayed(statement))
-            elif isinstance(statement, ast.ImportFrom) and _reaches_oracle_module(statement.module or ""):
-                continue
-            elif isinstance(statement, ast.ImportFrom) and statement.module == "torch.nn.utils":
-                continue
-            elif isinstance(statement, ast.Import) and any(_reaches_oracle_module(a.name) for a in statement.names):
-                continue
-            else:
-                body.append(self.visit(statement))
-        node.body = body
-        return node
+def _replayed(module, node: ast.ClassDef | ast.FunctionDef) -> str:
+    if isinstance(node, ast.ClassDef):
+        return f"{node.name} = recorded.replayed_class({node.name!r}, {_plain_attributes(getattr(module, node.name))!r})"
+    return f"{node.name} = recorded.replayed_function({node.name!r})"
 
-    def _replayed(self, node: ast.ClassDef | ast.FunctionDef) -> ast.stmt:
-        if isinstance(node, ast.ClassDef):
-            attributes = _plain_attributes(getattr(self.module, node.name))
-            text = f"{node.name} = recorded.replayed_class({node.name!r}, {attributes!r})"
-        else:
-            text = f"{node.name} = recorded.replayed_function({node.name!r})"
-        return ast.parse(text).body[0]
 
-    def visit_Call(self, node: ast.Call) -> ast.Call:
-        self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and node.func.id in self.oracles:
-            stand_in = ast.Attribute(ast.Name("recorded", ast.Load()), "FUNCTION", ast.Load())
-            node.args = [stand_in if isinstance(a, ast.Lambda) else a for a in node.args]
-            for keyword in node.keywords:
-                if isinstance(keyword.value, ast.Lambda):
-                    keyword.value = stand_in
-        return node
+def _offset(lines: list[str], line: int, column: int) -> int:
+    """Character offset in the text of ``lines`` of (1-based ``line``, UTF-8 byte ``column``)."""
+    return sum(len(text) for text in lines[:line - 1]) + len(lines[line - 1].encode("utf-8")[:column].decode("utf-8"))
 
 
 def rewrite(stem: str) -> str:
-    """The source of check module ``stem`` with its oracles replaced by replayed ones."""
+    """The source of check module ``stem`` with its oracles replaced by replayed ones.
+
+    Text edits, so that the rest of the module (comments, layout) reads as it does in the full library:
+    every ``@oracle`` definition becomes one line naming its replayed stand-in, imports of oracle modules
+    go, and a function written inline as an argument of an oracle call (``lambda o: StepLR(o, ...)``)
+    becomes :func:`course_lib.checks.recorded.FUNCTION`.
+    """
     module = import_module(f"course_lib.checks.chapters.{stem}")
-    tree = _Rewrite(module).visit(ast.parse((CHAPTERS / f"{stem}.py").read_text(encoding="utf-8")))
-    tree.body.insert(_after_docstring(tree), ast.parse("from course_lib.checks import recorded").body[0])
-    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+    text = (CHAPTERS / f"{stem}.py").read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    tree = ast.parse(text)
+    oracles = {node.name for node in tree.body if _is_oracle(node)}
+    edits: list[tuple[int, int, str]] = []
 
+    def span(node: ast.AST, first_line: int | None = None) -> tuple[int, int]:
+        start_line = first_line or node.lineno
+        start = _offset(lines, start_line, 0 if first_line else node.col_offset)
+        return start, _offset(lines, node.end_lineno, node.end_col_offset)
 
-def _after_docstring(tree: ast.Module) -> int:
-    first = tree.body[0] if tree.body else None
-    is_doc = isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant)
-    return 2 if is_doc and isinstance(tree.body[1], ast.ImportFrom) and tree.body[1].module == "__future__" \
-        else int(is_doc)
+    for node in tree.body:
+        if _is_oracle(node):
+            edits.append((*span(node, min(d.lineno for d in node.decorator_list)), _replayed(module, node)))
+        elif _drops_import(node):
+            edits.append((*span(node, node.lineno), "# (an import of an oracle module: not in the student build)"))
+        else:
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in oracles:
+                    for argument in list(call.args) + [k.value for k in call.keywords]:
+                        if isinstance(argument, ast.Lambda):
+                            edits.append((*span(argument), "recorded.FUNCTION"))
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    tree = ast.parse(text)
+    anchor = next((n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"), None)
+    at = anchor.end_lineno if anchor else (tree.body[0].end_lineno if ast.get_docstring(tree) else 0)
+    lines = text.splitlines(keepends=True)
+    lines.insert(at, "from course_lib.checks import recorded\n")
+    return "".join(lines)
 
 
 def leftovers(source: str) -> list[str]:
