@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import os
 import shutil
 import sys
 import warnings
@@ -35,7 +34,9 @@ from pathlib import Path
 from course_lib.checks import recorded
 from course_lib.checks.chapters import REGISTRY
 from course_lib.checks.forbidden import (
-    LR_FINDER_IMPLEMENTATIONS, OPTIMIZER_IMPLEMENTATIONS, TRAINING_LOOP_IMPLEMENTATIONS,
+    LR_FINDER_IMPLEMENTATIONS,
+    OPTIMIZER_IMPLEMENTATIONS,
+    TRAINING_LOOP_IMPLEMENTATIONS,
 )
 from course_lib.checks.messages import Trace
 from course_lib.checks.subjects import LocalSubject
@@ -199,12 +200,32 @@ def record(check_ids: list[str]) -> dict[str, list]:
 
 _INIT = '''"""The Optimization for Deep Learning course library, student build.
 
-Test problems, trajectories, training helpers, plots, datasets and the checks behind the
+Test problems, trajectories, training loops, plots, datasets and the checks behind the
 notebooks' ``check(...)`` cells. The graded units are yours to write in the notebooks: this
 build holds neither their reference implementations nor the checks' oracles (a check compares
 with expected values recorded for its public inputs).
 """
 '''
+
+
+_README = """# Optimization for Deep Learning: the course notebooks
+
+Chapters: {chapters}, one folder each under `notebooks/`.
+
+Set up once, with CPython 3.11 (or open the repository on Binder, which reads `binder/`):
+
+```
+python3.11 -m venv .venv
+.venv/bin/python -m pip install -r requirements.txt -c constraints.txt
+.venv/bin/python -m pip install --no-deps --no-build-isolation -e .
+.venv/bin/python -m course_lib.setup_jupyter
+.venv/bin/jupyter lab notebooks/
+```
+
+In each notebook, write the classes and functions the task cells ask for; the `check(...)` cells and
+the Validate button compare your code with expected values for the visible (public) inputs and
+explain the first difference they find. Your grade comes from the same checks on other inputs.
+"""
 
 
 def _copy_library(out: Path, references: dict[str, str], chapters: list[str]) -> None:
@@ -272,8 +293,10 @@ def build(out: Path, allow_partial: bool = False) -> dict:
         shutil.copytree(ROOT / "notebooks" / NOTEBOOKS[stem], out / "notebooks" / NOTEBOOKS[stem])
     shutil.copytree(ROOT / "binder", out / "binder")
     (out / "pyproject.toml").write_text(_pyproject(), encoding="utf-8")
-    for name in ("README.md", "requirements.txt", "constraints.txt", "environment.yml"):
+    for name in ("requirements.txt", "constraints.txt", "environment.yml"):
         shutil.copy2(ROOT / name, out / name)
+    (out / "README.md").write_text(_README.format(chapters=", ".join(NOTEBOOKS[c] for c in chapters)),
+                                   encoding="utf-8")
     return {"chapters": chapters, "left_out": sorted(missing), "checks": len(check_ids),
             "reference_modules_left_out": sorted(references)}
 

@@ -25,7 +25,8 @@ import hashlib
 import inspect
 import json
 import os
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -204,7 +205,7 @@ def _answer(name: str, args: tuple, kwargs: dict) -> Any:
     return decode(result)
 
 
-def FUNCTION(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands where the build removed a lambda
+def FUNCTION(*args: Any, **kwargs: Any) -> Any:
     """What the build puts where a check handed an oracle a function: the recording answers instead."""
     raise NotRecorded("a replayed oracle's function argument was called")
 
