@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # One module of this package per verb, in the order of a term.
-VERBS: tuple[str, ...] = ()
+VERBS: tuple[str, ...] = ("deadlines", "release")
 
 
 def build_parser() -> argparse.ArgumentParser:
