@@ -7,7 +7,10 @@ canary). Then each chapter's feedback page is rendered ``--pages`` times, in thi
 the pipeline's own step (:func:`course_grader.pipeline.submission.generate_feedback`: nbgrader
 ``GenerateFeedback`` with the course's preprocessors, template, MathML and sanitising); prints
 CPU seconds per page (process time, so the machine's load matters less than for wall time),
-the first page (templates compiled) apart from the others.
+the first page (templates compiled) apart from the others. The same pages are rendered
+with nbconvert's stock ``HTMLExporter`` too (what the pipeline used before
+:class:`~course_grader.pipeline.feedback_html.CourseHTMLExporter`), alternating, for a paired
+figure.
 """
 from __future__ import annotations
 
@@ -24,7 +27,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from course_grader.pipeline import scratch  # noqa: E402
 from course_grader.pipeline.batch import grade_course  # noqa: E402
 from course_grader.pipeline.course import sqlite_with_busy_timeout  # noqa: E402
+from nbconvert.exporters import HTMLExporter  # noqa: E402
+
+from course_grader.pipeline import submission  # noqa: E402
 from course_grader.pipeline.submission import Settings, generate_feedback  # noqa: E402
+
+COURSE_CONFIG = submission.nbgrader_config
+
+
+def _stock_config(*args, **kwargs):
+    config = COURSE_CONFIG(*args, **kwargs)
+    config.SafeGenerateFeedback.exporter_class = HTMLExporter
+    return config
+
+
+def _page_seconds(course, chapter, settings, db_url, stock: bool) -> float:
+    submission.nbgrader_config = _stock_config if stock else COURSE_CONFIG
+    try:
+        start = time.process_time()
+        trouble = generate_feedback(course, "honest", chapter, settings, db_url, logging.getLogger("bench"),
+                                    io.StringIO())
+        if trouble:
+            raise SystemExit(f"{chapter}: feedback failed: {trouble}")
+        return time.process_time() - start
+    finally:
+        submission.nbgrader_config = COURSE_CONFIG
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,21 +70,18 @@ def main(argv: list[str] | None = None) -> int:
         report = grade_course(course, settings, jobs=1, log=lambda _: None)
         settings = Settings(timeout=60, sandbox=False, check_seed=0)
         db_url = sqlite_with_busy_timeout(course.db_url)
-        logger = logging.getLogger("bench.feedback")
         for chapter in chapters:
             status = next(r.status for r in report.results if r.assignment == chapter)
-            times = []
+            times = {False: [], True: []}
             for _ in range(args.pages):
-                start = time.process_time()
-                trouble = generate_feedback(course, "honest", chapter, settings, db_url, logger, io.StringIO())
-                times.append(time.process_time() - start)
-                if trouble:
-                    print(f"{chapter}: feedback failed: {trouble}")
-                    return 1
+                for stock in (False, True):
+                    times[stock].append(_page_seconds(course, chapter, settings, db_url, stock))
             page = next((course.feedback / "honest" / chapter).glob("*.html"))
-            later = sorted(times[1:])[len(times[1:]) // 2] if len(times) > 1 else times[0]
-            print(f"{chapter} ({status}, page {page.stat().st_size / 1024:.0f} KiB): first page {times[0]:.3f} CPU-s, "
-                  f"then median {later:.3f} CPU-s per page over {len(times) - 1}")
+            print(f"{chapter} ({status}, page {page.stat().st_size / 1024:.0f} KiB, {page.read_text().count('<math')} "
+                  f"formulas), CPU-s per page, first then median of the other {args.pages - 1}:")
+            for stock, label in ((True, "stock HTMLExporter "), (False, "CourseHTMLExporter")):
+                rest = sorted(times[stock][1:]) or times[stock]
+                print(f"  {label}: {times[stock][0]:.3f}, then {rest[len(rest) // 2]:.3f}")
     return 0
 
 
