@@ -15,8 +15,8 @@ figure.
 from __future__ import annotations
 
 import argparse
-import logging
 import io
+import logging
 import sys
 import tempfile
 import time
@@ -24,13 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from course_grader.pipeline import scratch  # noqa: E402
-from course_grader.pipeline.batch import grade_course  # noqa: E402
-from course_grader.pipeline.course import sqlite_with_busy_timeout  # noqa: E402
-from nbconvert.exporters import HTMLExporter  # noqa: E402
+from nbconvert.exporters import HTMLExporter
 
-from course_grader.pipeline import submission  # noqa: E402
-from course_grader.pipeline.submission import Settings, generate_feedback  # noqa: E402
+from course_grader.pipeline import scratch, submission
+from course_grader.pipeline.batch import grade_course
+from course_grader.pipeline.course import sqlite_with_busy_timeout
+from course_grader.pipeline.submission import Settings, generate_feedback
 
 COURSE_CONFIG = submission.nbgrader_config
 

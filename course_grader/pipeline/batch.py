@@ -305,7 +305,7 @@ def _cluster(scheduler: str | None):
 
 def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
                   log: Callable[[str], None], cluster=None, canary: bool = False,
-                  policy: late_policy.Policy = late_policy.Policy(),
+                  policy: late_policy.Policy | None = None,
                   selected: Callable[[str, str], bool] = lambda student, assignment: True) -> BatchReport:
     started = time.perf_counter()
     assignments = course.assignments()
@@ -411,7 +411,7 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
         progress.result(result)
     progress.close()
 
-    penalties = late_policy.apply_policy(policy, db_url, course.course_id)
+    penalties = late_policy.apply_policy(policy or late_policy.Policy(), db_url, course.course_id)
     report.rows = write_grades_csv(course, db_url, report.results, penalties)
     report.seconds = time.perf_counter() - started
     return report

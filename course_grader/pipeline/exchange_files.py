@@ -60,7 +60,7 @@ def stamp(course: Course, student: str, assignment: str) -> None:
     """Write ``timestamp.txt`` and ``submission_secret.txt`` into the submission's autograded and
     feedback folders (those that exist)."""
     timestamp = submission_timestamp(course, student, assignment) or \
-        dt.datetime.now(dt.timezone.utc).strftime(TIMESTAMP_FORMAT)
+        dt.datetime.now(dt.UTC).strftime(TIMESTAMP_FORMAT)
     secret = submitted_text(course, student, assignment, "submission_secret.txt")
     if not secret or not _SECRET.fullmatch(secret):
         secret = secrets.token_hex(64)

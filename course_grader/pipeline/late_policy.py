@@ -76,7 +76,7 @@ class Policy:
         if timestamp is None:
             return Penalty(0.0, "no submission time (timestamp.txt): counted on time")
         if timestamp.tzinfo is None:
-            timestamp = timestamp.replace(tzinfo=dt.timezone.utc)
+            timestamp = timestamp.replace(tzinfo=dt.UTC)
         late = timestamp - due
         if late <= dt.timedelta(0) or self.rule == "none":
             return Penalty()
@@ -222,4 +222,4 @@ def apply_policy(policy: Policy, db_url: str, course_id: str) -> dict[tuple[str,
 
 
 def _naive_utc(when: dt.datetime | None) -> dt.datetime | None:
-    return None if when is None else when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return None if when is None else when.astimezone(dt.UTC).replace(tzinfo=None)

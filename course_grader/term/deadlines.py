@@ -18,7 +18,7 @@ from course_grader.pipeline.grades import grade_table
 GRADERS = Path(__file__).resolve().parents[2] / "graders"
 
 
-def add_parser(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParsersAction
+def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("deadlines", help="recompute late penalties from policy.toml (no regrading)",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--course", type=Path, default=GRADERS, help="nbgrader course directory (default: graders/)")

@@ -26,7 +26,7 @@ GRADERS = Path(__file__).resolve().parents[2] / "graders"
 MAX_PAGE_BYTES = 256 * 2**20
 
 
-def add_parser(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParsersAction
+def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("release", help="write each student's feedback pages to a folder or zip",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--to", type=Path, required=True, metavar="DIR", help="where the folders or zips go")

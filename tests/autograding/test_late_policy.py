@@ -8,7 +8,7 @@ import pytest
 from course_grader.pipeline.late_policy import PolicyError, load_policy, parse_policy
 
 DUE = "2026-10-12 23:59"
-PARIS_DUE = dt.datetime(2026, 10, 12, 21, 59, tzinfo=dt.timezone.utc)  # 23:59 in Paris (UTC+2)
+PARIS_DUE = dt.datetime(2026, 10, 12, 21, 59, tzinfo=dt.UTC)  # 23:59 in Paris (UTC+2)
 
 
 def policy(rule="per_day", **penalty):

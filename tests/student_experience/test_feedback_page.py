@@ -4,7 +4,6 @@ without one)."""
 from __future__ import annotations
 
 import pytest
-
 from integrity.test_feedback_html import maths_notebook, render_feedback
 from student_experience.chromium import find_chromium
 
