@@ -147,3 +147,17 @@ def test_release_writes_a_zip_or_a_folder_per_student(term_course, tmp_path):
     assert (tmp_path / "dirs" / "bob" / "probe" / "probe.html").read_bytes() == \
         (course.feedback / "bob" / "probe" / "probe.html").read_bytes()
     assert term(["release", "--course", str(course.root), "--to", str(tmp_path / "none"), "--assignment", "x"]) == 2
+
+
+def test_a_bad_policy_stops_the_batch_before_anything_is_graded(term_course, monkeypatch, capsys):
+    course, _, _ = term_course
+    monkeypatch.setattr(batch, "_run_jobs", lambda *a, **k: pytest.fail("a submission was graded"))
+    before = course.grades_csv.read_text()
+    try:
+        course.policy_file.write_text('[due]\nprobe = "2026-10-12 23:59"\n[penalty]\nrule = "per_day"\n')
+        assert cli.main(["--course", str(course.root), "--no-sandbox", "--no-canary", "--force"]) == 2
+    finally:
+        course.policy_file.unlink()
+    assert "penalty.percent_per_day must be set (a percentage between 0 and 100) when rule is 'per_day'" \
+        in capsys.readouterr().err
+    assert course.grades_csv.read_text() == before
