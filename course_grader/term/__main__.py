@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # One module of this package per verb, in the order of a term.
-VERBS: tuple[str, ...] = ("collect", "export")
+VERBS: tuple[str, ...] = ("collect", "deadlines", "export", "release")
 
 
 def build_parser() -> argparse.ArgumentParser:
