@@ -168,6 +168,10 @@ HINTS = [
     ("06_optimizer_zoo/wrong_lamb_no_validation", "lamb.matches_paper", "returned without raising ValueError"),
     ("06_optimizer_zoo/wrong_lamb_default_eps_adam", "lamb.matches_paper", "not Adam's 1e-8"),
     ("06_optimizer_zoo/wrong_lamb_zero_r_nan", "lamb.trust_ratio_edges", "not ‖p‖/0"),
+    ("09_loss_landscapes/loss_along_line/wrong_no_argument_checks", "landscapes.line_values",
+     "returned without raising ValueError"),
+    ("09_loss_landscapes/loss_surface/wrong_assert_arguments", "landscapes.surface_values",
+     "raised AssertionError instead of ValueError"),
 ]
 
 
