@@ -8,13 +8,20 @@ import zlib
 
 import numpy as np
 import pytest
+from grading.grading_helpers import (
+    FIXTURES,
+    assignment_of,
+    checks_for,
+    fixture_id,
+    fixtures_of,
+    load_class,
+    unit_of,
+)
 
 from course_lib.checks.chapters import REGISTRY
 from course_lib.checks.errors import CheckFailed
 from course_lib.checks.messages import Trace
 from course_lib.checks.subjects import LocalSubject
-from grading.grading_helpers import (FIXTURES, assignment_of, checks_for, fixture_id, fixtures_of, load_class,
-                                     unit_of)
 
 SEEDS = [11, 2024, 987654]
 MODULE_OF = {"01_gradient_descent": "gradient_descent", "02_adam": "adam", "03_lr_schedules": "schedules",
