@@ -6,7 +6,9 @@ import importlib
 import sys
 
 # One module of this package per verb, in the order of a term.
-VERBS: tuple[str, ...] = ()
+VERBS: tuple[str, ...] = (
+    "report",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

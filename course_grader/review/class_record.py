@@ -1,0 +1,129 @@
+"""What the course knows about a class: scores, statuses, lateness and every check's verdict.
+
+Read from three places the pipeline writes:
+
+- the gradebook (SQLite or PostgreSQL, through nbgrader's :class:`~nbgrader.api.Gradebook`): the
+  students, the assignments with their due dates and maximum scores, and per submission its
+  score and time stamp (``timestamp.txt``, when the submission had one);
+- ``grades.csv`` (:mod:`course_grader.pipeline.grades`): the status of each submission
+  (``graded``, ``timeout``, ``failed``, ...), including those the gradebook does not hold;
+- the autograded notebooks (``<course>/autograded/<student>/<assignment>/*.ipynb``): the
+  outcome of every check, recorded by :mod:`course_grader.pipeline.check_outcomes`.
+
+A submission is *late* when its time stamp is after the assignment's due date; ``seconds_late``
+is that difference (None when either is unknown).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+
+from course_grader.pipeline import check_outcomes
+from course_grader.pipeline.check_outcomes import Outcome
+from course_grader.pipeline.course import Course
+
+
+@dataclass
+class Submission:
+    """One student's work on one assignment (status ``not_submitted`` when there is none)."""
+
+    student: str
+    score: float = 0.0
+    status: str = "graded"
+    seconds_late: float | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def late(self) -> bool:
+        return self.seconds_late is not None and self.seconds_late > 0
+
+
+@dataclass
+class AssignmentRecord:
+    """An assignment and every student's submission of it (one entry per student of the course)."""
+
+    name: str
+    max_score: float = 0.0
+    duedate: datetime | None = None
+    submissions: list[Submission] = field(default_factory=list)
+
+    @property
+    def submitted(self) -> list[Submission]:
+        """The submissions that exist (every status but ``not_submitted``)."""
+        return [s for s in self.submissions if s.status != "not_submitted"]
+
+
+@dataclass
+class ClassRecord:
+    """Every assignment of the course, in the gradebook's order."""
+
+    course_id: str
+    assignments: list[AssignmentRecord]
+
+
+def _statuses(grades_csv: Path) -> dict[tuple[str, str], tuple[str, float]]:
+    """``{(student, assignment): (status, score)}`` from ``grades.csv`` (empty if there is none)."""
+    if not grades_csv.is_file():
+        return {}
+    found = {}
+    with open(grades_csv, newline="") as fh:
+        for row in csv.DictReader(fh):
+            student, assignment = row.get("student_id", ""), row.get("assignment", "")
+            student, assignment = student.removeprefix("'"), assignment.removeprefix("'")  # spreadsheet_safe
+            try:
+                score = float(row.get("score") or 0.0)
+            except ValueError:
+                score = 0.0
+            found[(student, assignment)] = (row.get("status") or "graded", score)
+    return found
+
+
+def _outcomes(folder: Path) -> list[Outcome]:
+    """Every recorded check outcome of the autograded notebooks in ``folder``."""
+    outcomes = []
+    for path in sorted(folder.glob("*.ipynb")) if folder.is_dir() else []:
+        try:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        outcomes += [outcome for _, outcome in check_outcomes.read(nb)]
+    return outcomes
+
+
+def _seconds_late(timestamp: datetime | None, duedate: datetime | None) -> float | None:
+    if timestamp is None or duedate is None:
+        return None
+    return (timestamp - duedate).total_seconds()
+
+
+def load(course: Course) -> ClassRecord:
+    """The class as the gradebook, ``grades.csv`` and the autograded notebooks of ``course`` record it."""
+    statuses = _statuses(course.grades_csv)
+    records = []
+    with Gradebook(course.db_url, course.course_id) as gb:
+        students = sorted(s.id for s in gb.students)
+        for assignment in gb.assignments:
+            record = AssignmentRecord(assignment.name, float(assignment.max_score or 0.0), assignment.duedate)
+            graded = {d["student"]: d for d in gb.submission_dicts(assignment.name)}
+            for student in students:
+                entry = graded.get(student)
+                status, csv_score = statuses.get((student, assignment.name), ("not_submitted", 0.0))
+                if entry is None:
+                    record.submissions.append(Submission(student, csv_score, status))
+                    continue
+                status = "graded" if status == "not_submitted" else status
+                record.submissions.append(Submission(
+                    student, float(entry["score"]), status, _seconds_late(entry["timestamp"], assignment.duedate),
+                    _outcomes(course.autograded / student / assignment.name)))
+            records.append(record)
+    known = {(s.student, r.name) for r in records for s in r.submissions}
+    by_name = {r.name: r for r in records}
+    for (student, assignment), (status, score) in sorted(statuses.items()):
+        if (student, assignment) not in known and assignment in by_name:
+            by_name[assignment].submissions.append(Submission(student, score, status))
+    return ClassRecord(course.course_id, records)
