@@ -20,13 +20,16 @@ from collections.abc import Sequence
 
 from course_grader.review import figures
 from course_grader.review.class_record import AssignmentRecord, ClassRecord
-from course_grader.review.statistics import CheckSummary, check_summaries, late, scores, status_counts
+from course_grader.review.statistics import (
+    CheckSummary, check_summaries, late, scores, status_counts,
+)
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 STYLE = """body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;
 vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}pre{white-space:pre-wrap;margin:0;font-size:.85em}
-img{max-width:100%;display:block;margin:.5em 0}.muted{color:#666}"""
+img{max-width:100%;display:block;margin:.5em 0}.muted{color:#666}table.pair{width:100%;table-layout:fixed}
+mark{background:#ffe08a}"""
 
 
 def esc(value: object) -> str:
@@ -105,8 +108,8 @@ def assignment_page(record: AssignmentRecord, show_students: bool = False) -> st
     mean = f"{stats.mean(found):.2f}" if found else "-"
     median = f"{stats.median(found):g}" if found else "-"
     parts = [f"<p><a href=\"index.html\">all assignments</a></p><h1>{esc(record.name)}</h1>",
-             f"<p>{len(found)} submissions of {len(record.submissions)} students; mean score {mean}, "
-             f"median {median} of {record.max_score:g}.</p>",
+             (f"<p>{len(found)} submissions of {len(record.submissions)} students; mean score {mean}, "
+              f"median {median} of {record.max_score:g}.</p>"),
              "<h2>Scores</h2>", figure(figures.score_histogram(found, record.max_score), "histogram of the scores"),
              "<h2>Submissions by status</h2>", figure(figures.status_bars(counts), "submissions by status"),
              table(["status", "submissions"], [[esc(k), str(v)] for k, v in counts.items()], numeric=(1,)),

@@ -8,6 +8,7 @@ import sys
 # One module of this package per verb, in the order of a term.
 VERBS: tuple[str, ...] = (
     "report",
+    "similarity",
 )
 
 
