@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -101,11 +103,19 @@ def _seconds_late(timestamp: datetime | None, duedate: datetime | None) -> float
     return (timestamp - duedate).total_seconds()
 
 
+def open_gradebook(course: Course) -> Gradebook:
+    """nbgrader's :class:`Gradebook` of ``course`` (nbgrader runs ``alembic``: this Python's one is found)."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    return Gradebook(course.db_url, course.course_id)
+
+
 def load(course: Course) -> ClassRecord:
     """The class as the gradebook, ``grades.csv`` and the autograded notebooks of ``course`` record it."""
     statuses = _statuses(course.grades_csv)
     records = []
-    with Gradebook(course.db_url, course.course_id) as gb:
+    with open_gradebook(course) as gb:
         students = sorted(s.id for s in gb.students)
         for assignment in gb.assignments:
             record = AssignmentRecord(assignment.name, float(assignment.max_score or 0.0), assignment.duedate)

@@ -21,13 +21,16 @@ DPI = 90
 
 
 def score_histogram(scores: Sequence[float], max_score: float, title: str = "") -> Figure:
-    """Histogram of ``scores`` on ``[0, max_score]``, one bin per point (at most 20 bins)."""
+    """Histogram of ``scores`` on ``[0, max_score]``: one bar per whole point up to 20 points, else 20 bins."""
     fig = Figure(figsize=(WIDTH, 3.0))
     ax = fig.add_subplot()
     top = max(float(max_score), max(scores, default=0.0), 1.0)
-    bins = np.linspace(0.0, top, int(min(20, max(1, round(top)))) + 1)
+    if top <= 20:  # one bar per whole point, centred on it
+        bins = np.arange(-0.5, np.ceil(top) + 1.0)
+    else:
+        bins = np.linspace(0.0, top, 21)
     ax.hist(np.asarray(scores, dtype=float), bins=bins, color="#4c72b0", edgecolor="white")
-    ax.set_xlim(0.0, top)
+    ax.set_xlim(bins[0], bins[-1])
     ax.set_xlabel("score")
     ax.set_ylabel("submissions")
     ax.set_title(title or f"scores ({len(scores)} submissions)")
@@ -37,7 +40,7 @@ def score_histogram(scores: Sequence[float], max_score: float, title: str = "") 
 
 def status_bars(counts: dict[str, int], title: str = "submissions by status") -> Figure:
     """Horizontal bars: how many submissions have each status."""
-    fig = Figure(figsize=(WIDTH, 0.6 + 0.35 * max(1, len(counts))))
+    fig = Figure(figsize=(WIDTH, 1.2 + 0.35 * max(1, len(counts))))
     ax = fig.add_subplot()
     names = list(counts)[::-1]
     ax.barh(names, [counts[name] for name in names], color="#55a868")

@@ -21,7 +21,11 @@ from collections.abc import Sequence
 from course_grader.review import figures
 from course_grader.review.class_record import AssignmentRecord, ClassRecord
 from course_grader.review.statistics import (
-    CheckSummary, check_summaries, late, scores, status_counts,
+    CheckSummary,
+    check_summaries,
+    late,
+    scores,
+    status_counts,
 )
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"

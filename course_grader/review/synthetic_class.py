@@ -23,12 +23,12 @@ import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 
 from course_grader.pipeline import check_outcomes
 from course_grader.pipeline.check_outcomes import Outcome
 from course_grader.pipeline.course import Course
+from course_grader.review.class_record import open_gradebook
 
 KINDS = ("correct", "wrong_first", "wrong_second", "blank", "missing")
 HINTS = ("divide by the bias-corrected second moment, not the raw one",
@@ -90,7 +90,7 @@ def build_class(root: Path, plan: dict[str, int], assignments: list[str], checks
     course = Course(root=root, source=root / "source", db_url=f"sqlite:///{root / 'gradebook.db'}")
     students = [f"s{i + 1:04d}" for i in range(len(kinds))]
     rows = ["assignment,student_id,score,max_score,status,reason"]
-    with warnings.catch_warnings(), Gradebook(course.db_url, course.course_id) as gb:
+    with warnings.catch_warnings(), open_gradebook(course) as gb:
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission, on every call
         for student in students:
             gb.add_student(student)
