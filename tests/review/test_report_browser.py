@@ -6,11 +6,11 @@ image, or an inline script, would be refused and reported on the console.
 from __future__ import annotations
 
 import pytest
+from student_experience.chromium import find_chromium
+from student_experience.test_browser import CHROMIUM_ARGS
 
 from course_grader.review.report import write_report
 from course_grader.review.synthetic_class import build_class
-from student_experience.chromium import find_chromium
-from student_experience.test_browser import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
