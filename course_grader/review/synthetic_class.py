@@ -23,6 +23,7 @@ import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from nbgrader.api import Grade, SubmittedAssignment, SubmittedNotebook
 from sqlalchemy.exc import SAWarning
 
 from course_grader.pipeline import check_outcomes
@@ -91,15 +92,14 @@ def build_class(root: Path, plan: dict[str, int], assignments: list[str], checks
     students = [f"s{i + 1:04d}" for i in range(len(kinds))]
     rows = ["assignment,student_id,score,max_score,status,reason"]
     with warnings.catch_warnings(), open_gradebook(course) as gb:
-        warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission, on every call
-        for student in students:
-            gb.add_student(student)
+        warnings.simplefilter("ignore", SAWarning)
+        people = {student: gb.add_student(student) for student in students}
         for assignment in assignments:
             ids = check_ids(assignment, checks)
-            gb.add_assignment(assignment, duedate=DUEDATE)
-            gb.add_notebook(NOTEBOOK, assignment)
-            for k in range(checks):
-                gb.add_grade_cell(f"test_{k + 1}", NOTEBOOK, assignment, max_score=1.0, cell_type="code")
+            record = gb.add_assignment(assignment, duedate=DUEDATE)
+            notebook = gb.add_notebook(NOTEBOOK, assignment)
+            cells = [gb.add_grade_cell(f"test_{k + 1}", NOTEBOOK, assignment, max_score=1.0, cell_type="code")
+                     for k in range(checks)]
             submitting = 0
             for index, (student, kind) in enumerate(zip(students, kinds)):
                 if kind == "missing":
@@ -108,15 +108,17 @@ def build_class(root: Path, plan: dict[str, int], assignments: list[str], checks
                 submitting += 1
                 late = bool(late_every) and submitting % late_every == 0
                 found = outcomes(kind, ids, index)
-                submission = gb.add_submission(assignment, student, timestamp=DUEDATE + (LATE_BY if late else
-                                                                                       -timedelta(hours=1)))
-                for grade in submission.notebooks[0].grades:
-                    k = int(grade.cell.name.split("_")[1]) - 1
-                    grade.auto_score = 1.0 if found[k].passed else 0.0
-                gb.db.commit()
+                # what nbgrader's add_submission and autograde leave, in one transaction per assignment
+                submission = SubmittedAssignment(assignment=record, student=people[student],
+                                                 timestamp=DUEDATE + (LATE_BY if late else -timedelta(hours=1)))
+                graded = SubmittedNotebook(notebook=notebook, assignment=submission)
+                for cell, outcome in zip(cells, found):
+                    Grade(cell=cell, notebook=graded, auto_score=1.0 if outcome.passed else 0.0)
+                gb.db.add(submission)
                 folder = root / "autograded" / student / assignment
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / f"{NOTEBOOK}.ipynb").write_text(json.dumps(_autograded_notebook(found)))
                 rows.append(f"{assignment},{student},{sum(o.passed for o in found)},{checks},graded,")
+            gb.db.commit()
     (root / "grades.csv").write_text("\n".join(rows) + "\n")
     return course
