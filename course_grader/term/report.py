@@ -33,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: --course must be a course directory, got {str(args.course)!r} (no such folder)",
               file=sys.stderr)
         return 2
-    index = write_report(Course.from_directory(args.course), args.out, show_students=args.show_students)
+    course = Course.from_directory(args.course)
+    if course.db_url.startswith("sqlite:///") and not Path(course.db_url.removeprefix("sqlite:///")).is_file():
+        print(f"error: no gradebook at {course.db_url}: grade the class first (make autograde)", file=sys.stderr)
+        return 2
+    index = write_report(course, args.out, show_students=args.show_students)
     print(f"class report: {index}")
     return 0
