@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from nbgrader.api import Gradebook
+from nbgrader.api import Assignment, Grade, Gradebook, Student, SubmittedAssignment, SubmittedNotebook
+from sqlalchemy import func
 
 from course_grader.pipeline import check_outcomes
 from course_grader.pipeline.check_outcomes import Outcome
@@ -111,15 +112,38 @@ def open_gradebook(course: Course) -> Gradebook:
     return Gradebook(course.db_url, course.course_id)
 
 
+def _submissions(gb: Gradebook) -> dict[str, dict[str, dict]]:
+    """``{assignment: {student: {"score", "timestamp"}}}`` of every submission, in one query.
+
+    The score is nbgrader's (the sum of ``Grade.score``: manual score if any, else the automatic
+    one, plus extra credit), as ``nbgrader export`` and ``grades.csv`` have it. (nbgrader's own
+    ``submission_dicts`` runs one query per assignment whose time grows with the gradebook.)
+    """
+    rows = (gb.db.query(Assignment.name, Student.id, SubmittedAssignment.timestamp,
+                        func.coalesce(func.sum(Grade.score), 0.0))
+            .select_from(SubmittedAssignment)
+            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+            .join(Student, Student.id == SubmittedAssignment.student_id)
+            .outerjoin(SubmittedNotebook, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+            .outerjoin(Grade, Grade.notebook_id == SubmittedNotebook.id)
+            .group_by(SubmittedAssignment.id, Assignment.name, Student.id, SubmittedAssignment.timestamp)
+            .all())
+    found: dict[str, dict[str, dict]] = {}
+    for assignment, student, timestamp, score in rows:
+        found.setdefault(assignment, {})[student] = {"score": float(score), "timestamp": timestamp}
+    return found
+
+
 def load(course: Course) -> ClassRecord:
     """The class as the gradebook, ``grades.csv`` and the autograded notebooks of ``course`` record it."""
     statuses = _statuses(course.grades_csv)
     records = []
     with open_gradebook(course) as gb:
         students = sorted(s.id for s in gb.students)
+        submitted = _submissions(gb)
         for assignment in gb.assignments:
             record = AssignmentRecord(assignment.name, float(assignment.max_score or 0.0), assignment.duedate)
-            graded = {d["student"]: d for d in gb.submission_dicts(assignment.name)}
+            graded = submitted.get(assignment.name, {})
             for student in students:
                 entry = graded.get(student)
                 status, csv_score = statuses.get((student, assignment.name), ("not_submitted", 0.0))
