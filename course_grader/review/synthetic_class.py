@@ -81,14 +81,17 @@ def _autograded_notebook(found: list[Outcome]) -> dict:
 
 
 def build_class(root: Path, plan: dict[str, int], assignments: list[str], checks: int = 4,
-                late_every: int = 0) -> Course:
-    """Write the synthetic class into ``root`` (a new folder); the :class:`Course` to read it."""
+                late_every: int = 0, db_url: str | None = None) -> Course:
+    """Write the synthetic class into ``root`` (a new folder); the :class:`Course` to read it.
+
+    ``db_url`` is the gradebook (an empty database); default ``<root>/gradebook.db`` (SQLite).
+    """
     kinds = _kinds(plan)
     if checks < 2:
         raise ValueError(f"checks must be >= 2 (the wrong kinds fail the first and the second), got {checks}")
     root = Path(root).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    course = Course(root=root, source=root / "source", db_url=f"sqlite:///{root / 'gradebook.db'}")
+    course = Course(root=root, source=root / "source", db_url=db_url or f"sqlite:///{root / 'gradebook.db'}")
     students = [f"s{i + 1:04d}" for i in range(len(kinds))]
     rows = ["assignment,student_id,score,max_score,status,reason"]
     with warnings.catch_warnings(), open_gradebook(course) as gb:
