@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from autograding.conftest import postgres_server, postgres_url  # noqa: F401  (the private PostgreSQL server)
+
 from course_grader.review import statistics
 from course_grader.review.class_record import load
 from course_grader.review.report import write_report
