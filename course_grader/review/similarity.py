@@ -196,6 +196,8 @@ def write_similarity_report(course: Course, out: Path | None = None, threshold: 
                             notebooks: Path = NOTEBOOKS, solutions: Path = SOLUTIONS) -> Path:
     """Compare every assignment's submissions; write ``<out>/similarity.html`` (default
     ``<course>/reports``) and return its path."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold!r}")
     out = Path(out) if out is not None else course.root / "reports"
     out.mkdir(parents=True, exist_ok=True)
     assignments = sorted({a for _, a in course.submissions()})
