@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from course_grader.review.statistics import CheckSummary
 
@@ -31,6 +32,8 @@ def score_histogram(scores: Sequence[float], max_score: float, title: str = "") 
         bins = np.linspace(0.0, top, 21)
     ax.hist(np.asarray(scores, dtype=float), bins=bins, color="#4c72b0", edgecolor="white")
     ax.set_xlim(bins[0], bins[-1])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("score")
     ax.set_ylabel("submissions")
     ax.set_title(title or f"scores ({len(scores)} submissions)")
@@ -44,6 +47,7 @@ def status_bars(counts: dict[str, int], title: str = "submissions by status") ->
     ax = fig.add_subplot()
     names = list(counts)[::-1]
     ax.barh(names, [counts[name] for name in names], color="#55a868")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("submissions")
     ax.set_title(title)
     fig.tight_layout()

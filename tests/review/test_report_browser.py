@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from student_experience.chromium import find_chromium
-from student_experience.test_browser import CHROMIUM_ARGS
+from student_experience.test_browser import ARTIFACTS, CHROMIUM_ARGS
 
 from course_grader.review.report import write_report
 from course_grader.review.synthetic_class import build_class
@@ -55,5 +55,7 @@ def test_the_report_opens_with_its_figures_visible(index, browser):
         box = image.bounding_box()
         assert box and box["width"] > 300 and box["height"] > 60
     assert "3 of 6 submissions pass" in page.locator("body").inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "class_report.png"), full_page=True)  # for a person to look at
     assert not [m for m in console if "Content Security Policy" in m or "Refused" in m], console
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
