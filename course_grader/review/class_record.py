@@ -10,8 +10,9 @@ Read from three places the pipeline writes:
 - the autograded notebooks (``<course>/autograded/<student>/<assignment>/*.ipynb``): the
   outcome of every check, recorded by :mod:`course_grader.pipeline.check_outcomes`.
 
-A submission is *late* when its time stamp is after the assignment's due date; ``seconds_late``
-is that difference (None when either is unknown).
+A submission is *late* when its time stamp is after its due date (the assignment's, plus the
+student's extension if the gradebook holds one); ``seconds_late`` is that difference (None when
+either is unknown).
 """
 from __future__ import annotations
 
@@ -120,24 +121,31 @@ def open_gradebook(course: Course) -> Gradebook:
 
 
 def _submissions(gb: Gradebook) -> dict[str, dict[str, dict]]:
-    """``{assignment: {student: {"score", "timestamp"}}}`` of every submission, in one query.
+    """``{assignment: {student: {"score", "timestamp", "extension"}}}`` of every submission, in two queries.
 
     The score is nbgrader's (the sum of ``Grade.score``: manual score if any, else the automatic
-    one, plus extra credit), as ``nbgrader export`` and ``grades.csv`` have it. (nbgrader's own
-    ``submission_dicts`` runs one query per assignment whose time grows with the gradebook.)
+    one, plus extra credit) less the late penalty stored on each submitted notebook, as
+    ``nbgrader export`` and ``grades.csv`` have it. (nbgrader's own ``submission_dicts`` runs one
+    query per assignment whose time grows with the gradebook.)
     """
-    rows = (gb.db.query(Assignment.name, Student.id, SubmittedAssignment.timestamp,
-                        func.coalesce(func.sum(Grade.score), 0.0))
+    rows = (gb.db.query(SubmittedAssignment.id, Assignment.name, Student.id, SubmittedAssignment.timestamp,
+                        SubmittedAssignment.extension, func.coalesce(func.sum(Grade.score), 0.0))
             .select_from(SubmittedAssignment)
             .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
             .join(Student, Student.id == SubmittedAssignment.student_id)
             .outerjoin(SubmittedNotebook, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
             .outerjoin(Grade, Grade.notebook_id == SubmittedNotebook.id)
-            .group_by(SubmittedAssignment.id, Assignment.name, Student.id, SubmittedAssignment.timestamp)
+            .group_by(SubmittedAssignment.id, Assignment.name, Student.id, SubmittedAssignment.timestamp,
+                      SubmittedAssignment.extension)
             .all())
+    penalties = dict(gb.db.query(SubmittedNotebook.assignment_id,
+                                 func.coalesce(func.sum(SubmittedNotebook.late_submission_penalty), 0.0))
+                     .group_by(SubmittedNotebook.assignment_id).all())
     found: dict[str, dict[str, dict]] = {}
-    for assignment, student, timestamp, score in rows:
-        found.setdefault(assignment, {})[student] = {"score": float(score), "timestamp": timestamp}
+    for key, assignment, student, timestamp, extension, score in rows:
+        found.setdefault(assignment, {})[student] = {
+            "score": max(0.0, float(score) - float(penalties.get(key) or 0.0)), "timestamp": timestamp,
+            "extension": extension}
     return found
 
 
@@ -158,8 +166,10 @@ def load(course: Course) -> ClassRecord:
                     record.submissions.append(Submission(student, csv_score, status))
                     continue
                 status = "graded" if status == "not_submitted" else status
+                due = assignment.duedate + entry["extension"] if assignment.duedate and entry["extension"] else \
+                    assignment.duedate
                 record.submissions.append(Submission(
-                    student, float(entry["score"]), status, _seconds_late(entry["timestamp"], assignment.duedate),
+                    student, entry["score"], status, _seconds_late(entry["timestamp"], due),
                     _outcomes(course.autograded / student / assignment.name)))
             records.append(record)
     known = {(s.student, r.name) for r in records for s in r.submissions}

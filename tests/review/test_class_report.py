@@ -95,3 +95,19 @@ def test_every_page_forbids_remote_loads_and_escapes_the_data():
     assert f'content="{report_html.CSP}"' in page and "default-src 'none'" in report_html.CSP
     assert not re.search(r'src="(?!data:image/png;base64,)', page)
     assert report_html.page_name(3, "../../etc/x y") == "03_______etc_x_y.html"
+
+
+def test_extensions_and_late_penalties_in_the_gradebook_count(tmp_path):
+    """What the late policy writes: a student's extension moves their due date; the penalty lowers the score."""
+    from datetime import timedelta
+
+    from course_grader.review.class_record import open_gradebook
+
+    course = build_class(tmp_path / "c", {"correct": 2}, ["01_first"], checks=2, late_every=1)  # both 2 h late
+    with open_gradebook(course) as gb:
+        gb.find_submission("01_first", "s0001").extension = timedelta(hours=3)
+        gb.find_submission("01_first", "s0002").notebooks[0].late_submission_penalty = 0.5
+        gb.db.commit()
+    (assignment,) = load(course).assignments
+    assert [(s.student, s.late, s.score) for s in assignment.submissions] == [("s0001", False, 2.0),
+                                                                               ("s0002", True, 1.5)]
