@@ -11,13 +11,14 @@ REQS := requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 JUPYTER_ENV := JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter/config JUPYTER_DATA_DIR=$(CURDIR)/.jupyter/data
 
-.PHONY: FORCE setup check-python lab test test-fast student autograde grade-demo report similarity bench lock clean help
+.PHONY: FORCE setup check-python lab test test-fast student student-build autograde grade-demo report similarity bench lock clean help
 
 help:
 	@echo "make setup       create .venv and install the pinned environment"
 	@echo "make lab         open JupyterLab on the course (students)"
 	@echo "make test        run the whole test suite (maintainers, CI)"
 	@echo "make student     regenerate notebooks/ from solutions/ (nbgrader generate_assignment)"
+	@echo "make student-build OUT=DIR  what students of a graded class get: no reference, no oracle"
 	@echo "make autograde   grade everything under graders/submitted (instructors)"
 	@echo "make grade-demo  grade bundled example submissions in a scratch course"
 	@echo "make report      write the class report under graders/reports (instructors)"
@@ -65,6 +66,11 @@ test: $(STAMP)
 
 student: $(STAMP)
 	$(BIN)/python -m course_lib.release
+
+# The student side of a graded class (docs/instructors.md, "Keep the grading material private").
+OUT ?= build/student
+student-build: $(STAMP)
+	$(BIN)/python -m course_lib.student_build $(OUT)
 
 autograde: $(STAMP)
 	$(BIN)/python -m course_grader $(ARGS)

@@ -9,8 +9,14 @@
    With a Dask scheduler (``scheduler=``), each of them is one task of that cluster instead,
    graded on a worker that may be another machine (``dask_cluster.py``: the client stages, the
    worker grades a private copy, the outputs come back into the course folder).
-4. ``grades.csv`` is written in ``nbgrader export``'s CSV format plus ``status`` and
-   ``reason``; submissions that could not be graded are listed at the end.
+4. The course's late-work policy (``<course>/policy.toml``, :mod:`.late_policy`) is applied
+   to every submission in the gradebook (penalties only: nothing is run), and ``grades.csv`` is
+   written in ``nbgrader export``'s CSV format plus ``status``, ``reason`` and
+   ``penalty_reason``; submissions that could not be graded are listed at the end.
+
+A run may be limited to some students and/or assignments (``students=``, ``assignments=``):
+the other submissions are neither looked at nor regraded, their gradebook entries and rows
+stay as they were.
 
 SQLite: writers are serialized by SQLite's lock; the URL gets a busy timeout and the
 database runs in WAL mode, so that parallel workers wait for each other instead of failing.
@@ -46,7 +52,7 @@ from typing import Callable
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from course_grader.pipeline import dask_cluster
+from course_grader.pipeline import dask_cluster, exchange_files, late_policy
 from course_grader.pipeline.canary import CanaryFailed, run_canary  # noqa: F401 - CanaryFailed for callers
 from course_grader.pipeline.course import Course, hash_tree, sqlite_with_busy_timeout
 from course_grader.pipeline.progress import as_progress
@@ -190,7 +196,8 @@ def _graded_in_gradebook(gb: Gradebook, student: str, assignment: str) -> bool:
 
 def grade_course(course: Course, settings: Settings, jobs: int | None = None, force: bool = False,
                  log: Callable[[str], None] = print, wait: bool = False,
-                 scheduler: str | None = None, canary: bool = False) -> BatchReport:
+                 scheduler: str | None = None, canary: bool = False,
+                 students: tuple[str, ...] = (), assignments: tuple[str, ...] = ()) -> BatchReport:
     """Grade what changed under ``course.submitted`` and write ``grades.csv``.
 
     Args:
@@ -207,13 +214,16 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
         canary: before grading anyone, grade each assignment's reference solution and blank
             release with the same settings (:mod:`~course_grader.pipeline.canary`); stop with
             :class:`CanaryFailed` unless they get full marks and 0. ``make autograde`` turns it on.
+        students, assignments: grade only the submissions of these students and/or of these
+            assignments (empty: all); ``force`` then regrades just those.
 
     Returns:
         The batch report (results of all submissions, regraded and skipped ones).
 
     Raises:
         ConfigurationError: nothing to grade against, the gradebook cannot be opened, a SQLite
-            gradebook with a scheduler, or the scheduler has no worker.
+            gradebook with a scheduler, the scheduler has no worker, a bad policy file (checked
+            before anything is graded), or a selected student or assignment the course lacks.
         CanaryFailed: (with ``canary``) the run would not grade correctly; nothing was written.
         CourseBusy: another run is grading this course (and ``wait`` is False).
     """
@@ -227,11 +237,54 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
                 f"a Dask cluster grades into a gradebook every worker reaches: {course.db_url} is a SQLite "
                 "file; use a PostgreSQL server (COURSE_DB_URL=postgresql://user@host:5432/db, "
                 "see docs/instructors.md)")
+    policy = load_policy(course)
+    selection = _selection(course, tuple(students), tuple(assignments))
     with course_lock(course, wait=wait), _cluster(scheduler) as cluster:
         if cluster is not None:
             jobs = sum(cluster.nthreads().values())  # the workers' threads: one submission each
             log(f"grading on the Dask cluster at {scheduler}: {len(cluster.nthreads())} worker(s), {jobs} thread(s)")
-        return _grade_course(course, settings, jobs, force, log, cluster, canary)
+        return _grade_course(course, settings, jobs, force, log, cluster, canary, policy, selection)
+
+
+def load_policy(course: Course) -> late_policy.Policy:
+    """The course's late-work policy; ConfigurationError naming the bad key."""
+    try:
+        return late_policy.load_policy(course.policy_file, course.assignments())
+    except late_policy.PolicyError as error:
+        raise ConfigurationError(str(error)) from None
+
+
+def _selection(course: Course, students: tuple[str, ...], assignments: tuple[str, ...]):
+    """A predicate ``(student, assignment) -> bool`` of the submissions to grade."""
+    known = course.assignments()
+    for assignment in assignments:
+        if assignment not in known:
+            raise ConfigurationError(f"--assignment {assignment!r} is not an assignment of the course "
+                                     f"(allowed: {', '.join(known) or 'none found'})")
+    present = {s for s, _, _ in course.submission_folders()}
+    for student in students:
+        if student not in present:
+            raise ConfigurationError(f"--student {student!r} has no folder under {course.submitted}")
+    return lambda student, assignment: ((not students or student in students)
+                                        and (not assignments or assignment in assignments))
+
+
+def recompute_penalties(course: Course, wait: bool = False) -> list[dict]:
+    """Apply the policy to the gradebook and rewrite ``grades.csv``, running no notebook.
+
+    The rows' statuses and reasons are those of the last run (its state file).
+
+    Returns:
+        The rows of the new grades.csv.
+    """
+    policy = load_policy(course)
+    with course_lock(course, wait=wait):
+        db_url = sqlite_with_busy_timeout(course.db_url)
+        prepare_gradebook(db_url, course)
+        state = _load_state(course) or {"submissions": {}}
+        results = [Result(**entry["result"]) for entry in state["submissions"].values()]
+        penalties = late_policy.apply_policy(policy, db_url, course.course_id)
+        return write_grades_csv(course, db_url, results, penalties)
 
 
 @contextlib.contextmanager
@@ -251,7 +304,9 @@ def _cluster(scheduler: str | None):
 
 
 def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
-                  log: Callable[[str], None], cluster=None, canary: bool = False) -> BatchReport:
+                  log: Callable[[str], None], cluster=None, canary: bool = False,
+                  policy: late_policy.Policy | None = None,
+                  selected: Callable[[str, str], bool] = lambda student, assignment: True) -> BatchReport:
     started = time.perf_counter()
     assignments = course.assignments()
     if not assignments:
@@ -262,7 +317,8 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
         f"(reproduce these grades with --check-seed {settings.check_seed})")
     grading_hash = "".join(hash_tree(package, "**/*.py") for package in GRADING_CODE)
     if canary:  # before anything is written to the course's gradebook
-        submitted = {a for _, a, problem in course.submission_folders() if problem is None and a in assignments}
+        submitted = {a for s, a, problem in course.submission_folders()
+                     if problem is None and a in assignments and selected(s, a)}
         if cluster is not None:
             log("canary: graded on this machine with the run's settings (the Dask workers are not canaried)")
         run_canary(course, submitted, settings, grading_hash, lambda canary_jobs: _run_jobs(canary_jobs, jobs), log)
@@ -298,6 +354,10 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
     with Gradebook(db_url, course.course_id) as gb:
         for student, assignment in submissions:
             name = f"{student}/{assignment}"
+            if not selected(student, assignment):  # outside the selection: kept as it was
+                if name in state["submissions"]:
+                    report.results.append(Result(**state["submissions"][name]["result"]))
+                continue
             if assignment not in source_hashes:
                 report.results.append(Result(student, assignment, "unknown_assignment",
                                              f"no source for assignment {assignment!r}"))
@@ -339,6 +399,11 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
                 drop_from_gradebook(course, db_url, result.student, result.assignment)
         except Exception as error:  # keep the run going; the row says what happened
             result.reason = f"{result.reason}; could not remove its earlier grade: {error!r}".lstrip("; ")
+        try:
+            if result.status not in UNGRADED and result.status != "failed":
+                exchange_files.stamp(course, result.student, result.assignment)  # for release_feedback
+        except Exception as error:
+            result.reason = f"{result.reason}; feedback cannot be released by nbgrader: {error!r}".lstrip("; ")
         state["submissions"][name] = {"key": keys[name], "status": result.status, "result": result.to_dict()}
         _save_state(course, state)
         report.results.append(result)
@@ -346,7 +411,8 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
         progress.result(result)
     progress.close()
 
-    report.rows = write_grades_csv(course, db_url, report.results)
+    penalties = late_policy.apply_policy(policy or late_policy.Policy(), db_url, course.course_id)
+    report.rows = write_grades_csv(course, db_url, report.results, penalties)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -102,7 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-warm-pool", action="store_true",
                         help="start a fresh sandboxed Python (and torch) for each judge's worker instead of "
                              "forking it from the warm pool; slower, same grades")
-    parser.add_argument("--force", action="store_true", help="regrade every submission, changed or not")
+    parser.add_argument("--force", action="store_true",
+                        help="regrade every submission (every selected one), changed or not")
+    parser.add_argument("--student", action="append", default=[], metavar="ID",
+                        help="grade only this student's submissions (repeatable); the others' grades, "
+                             "feedback and grades.csv rows stay as they are")
+    parser.add_argument("--assignment", action="append", default=[], metavar="ID",
+                        help="grade only submissions of this assignment (repeatable; with --student: both)")
     parser.add_argument("--no-canary", action="store_true",
                         help="skip the canary: grading each assignment's reference solution (full marks "
                              "expected) and blank release (0 expected) before any student; a pass is "
@@ -171,7 +177,8 @@ def _main(argv: list[str] | None) -> int:
         progress = Progress(args.progress, verbose=args.verbose)
         try:
             report = grade_course(course, settings, jobs=args.jobs, force=args.force, log=progress,
-                                  wait=args.wait, scheduler=args.scheduler, canary=not args.no_canary)
+                                  wait=args.wait, scheduler=args.scheduler, canary=not args.no_canary,
+                                  students=tuple(args.student), assignments=tuple(args.assignment))
         finally:
             progress.close()
     except CourseBusy as error:

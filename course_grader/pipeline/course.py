@@ -7,6 +7,7 @@ A :class:`Course` is nbgrader's course layout with absolute paths::
     <root>/submitted/<student>/<assignment>/  submissions
     <root>/autograded/, <root>/feedback/      nbgrader's outputs
     <root>/grades.csv                         the grade table
+    <root>/policy.toml                        (optional) due dates, late penalties, extensions
     <root>/.scratch/autograde/                pipeline state (safe to delete: everything is regraded)
 
 ``Course.from_directory(graders)`` reads the layout from the course's ``nbgrader_config.py``
@@ -81,6 +82,11 @@ class Course:
     @property
     def grades_csv(self) -> Path:
         return self.root / "grades.csv"
+
+    @property
+    def policy_file(self) -> Path:
+        """Due dates, late penalties and extensions (:mod:`course_grader.pipeline.late_policy`)."""
+        return self.root / "policy.toml"
 
     @property
     def state_dir(self) -> Path:

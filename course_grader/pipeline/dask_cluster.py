@@ -25,7 +25,10 @@ The gradebook must be a database server every worker reaches (PostgreSQL): each 
 its grades into it. A task that raises, or whose workers keep dying (the scheduler gives up
 after more than ``distributed.scheduler.allowed-failures`` deaths, 3 by default), gives a ``failed``
 row saying why; the other submissions are graded. An autograded folder graded on a worker
-holds the notebooks only (a local run also keeps copies of the submitted data files there).
+holds the notebooks only (a local run also keeps copies of the submitted data files there),
+plus the ``timestamp.txt`` and ``submission_secret.txt`` the batch writes after every graded
+submission, here as locally (:mod:`~course_grader.pipeline.exchange_files`), so that
+``nbgrader release_feedback`` works after a Dask run too.
 """
 from __future__ import annotations
 

@@ -26,17 +26,33 @@ remote (or relative) ``src`` loses its ``src``; ``<link>``, ``<style>``, ``<scri
 CDN; and its Content-Security-Policy (``default-src 'none'``, images only from ``data:``,
 the page's own inline styles) forbids any remote load a later change might let through.
 Links (``<a href>``) to remote pages stay: they load nothing until a reader clicks them.
-The formulas are shown as their TeX source (MathJax would be a remote script).
+Formulas are MathML made on the grading machine (:mod:`course_grader.pipeline.feedback_math`:
+MathJax would be a remote script).
+
+Cost: a page is rendered by :class:`CourseHTMLExporter`, nbconvert's ``HTMLExporter`` with
+three savings that change nothing on the page but the ``tabindex`` of the lab template's cells
+(this template has none): compiled templates are kept in memory for the process's later pages
+(a Jinja bytecode cache), highlighted code is cached by source (the instructor's cells recur in
+every page), and the whole page is not parsed again with BeautifulSoup to add ``alt`` texts
+(added with a regular expression on ``<img`` tags instead). ``bench/feedback_render.py`` measures it.
 """
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
+import jinja2
 import nbgrader
 from bleach.sanitizer import Cleaner
+from nbconvert.exporters import Exporter, HTMLExporter, TemplateExporter
+from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbgrader.converters import GenerateFeedback
+from traitlets import Type
 from traitlets.config import Config
+
+from course_grader.pipeline.feedback_math import latex_output, render_math
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: nbgrader's own templates (the ``feedback`` page the course's template extends)
@@ -100,7 +116,57 @@ def configure(c: Config) -> None:
     c.HTMLExporter.template_name = TEMPLATE_NAME
     c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
     c.HTMLExporter.sanitize_html = True
-    c.HTMLExporter.filters = {"clean_html": clean_html}
+    c.HTMLExporter.filters = {"clean_html": clean_html, "render_math": render_math, "latex_output": latex_output}
+
+
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates, kept for the process (Jinja checks each against its source's checksum)."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self._store:
+            bucket.bytecode_from_string(self._store[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATE_CACHE = _MemoryBytecodeCache()
+_HIGHLIGHT = Highlight2HTML(pygments_lexer="ipython3")
+_IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)", re.IGNORECASE)
+NO_ALT = "No description has been provided for this image"
+
+
+@functools.lru_cache(maxsize=8192)
+def _highlighted(source: str, language: str | None) -> str:
+    return _HIGHLIGHT(source, language)
+
+
+def highlight_code(source: str, language: str | None = None, metadata: dict | None = None) -> str:
+    """nbconvert's ``highlight_code`` filter (pygments, the notebook's lexer), cached by source."""
+    if metadata and metadata.get("magics_language"):
+        return _HIGHLIGHT(source, language, metadata)
+    return _highlighted(source, language)
+
+
+class CourseHTMLExporter(HTMLExporter):
+    """``HTMLExporter`` with compiled templates and highlighted code cached, and no second parse
+    of the page (see the module's docstring)."""
+
+    def _create_environment(self) -> jinja2.Environment:
+        environment = super()._create_environment()
+        environment.bytecode_cache = _TEMPLATE_CACHE
+        return environment
+
+    def from_notebook_node(self, nb, resources=None, **kw):  # noqa: ANN001 - nbconvert's signature
+        resources = self._init_resources(resources)
+        self.register_filter("highlight_code", self.filters.get("highlight_code", highlight_code))
+        self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+            notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+        page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        return _IMG_WITHOUT_ALT.sub(f'<img alt="{NO_ALT}"', page), resources
 
 
 class SafeGenerateFeedback(GenerateFeedback):
@@ -110,6 +176,8 @@ class SafeGenerateFeedback(GenerateFeedback):
     the course's template extends ``feedback/index.html.j2``, so nbgrader's template root is
     added to that list afterwards.
     """
+
+    exporter_class = Type(CourseHTMLExporter, klass=Exporter).tag(config=True)
 
     def __init__(self, coursedir=None, **kwargs):
         super().__init__(coursedir=coursedir, **kwargs)

@@ -1,7 +1,7 @@
 """grades.csv and the summary a batch prints.
 
 ``grades.csv`` has the columns of ``nbgrader export`` (written by nbgrader's own CSV export
-plugin, so they match exactly) plus two:
+plugin, so they match exactly) plus three:
 
 - ``status``: ``graded``; ``timeout`` (a cell ran past the limit: graded, that cell 0);
   ``time_budget`` (the notebook ran past its total time: graded, unfinished cells 0);
@@ -14,7 +14,14 @@ plugin, so they match exactly) plus two:
   assignment folder whose name is not a plain id, or a link); ``failed`` (nbgrader or the
   judge could not grade it); ``unknown_assignment``; ``not_submitted`` (in the gradebook, no
   submission).
-- ``reason``: what happened, in words, for every status but a clean ``graded``.
+- ``reason``: what happened, in words, for every status but a clean ``graded``;
+- ``penalty_reason``: why ``late_submission_penalty`` is not 0 (``late 2 d 3 h: -20 %``), or
+  that a submission with a due date had no submission time (counted on time).
+
+The late-work columns come from the course's policy (:mod:`course_grader.pipeline.late_policy`),
+written into the gradebook before this export: ``raw_score`` is what the checks gave,
+``late_submission_penalty`` what the policy takes off, and ``score`` (``max(0, raw_score -
+late_submission_penalty)``) is the final grade, the one to publish.
 
 Every cell that a spreadsheet would read as a formula (it starts with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return, and is not a plain number) is written with a ``'`` in front
@@ -32,12 +39,13 @@ from nbgrader.api import Gradebook
 from nbgrader.plugins import CsvExportPlugin
 
 from course_grader.pipeline.course import Course
+from course_grader.pipeline.late_policy import Penalty
 from course_grader.pipeline.spreadsheet_safe import safe_row
 from course_grader.pipeline.submission import Result
 
 EXPORT_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                   "raw_score", "late_submission_penalty", "score", "max_score"]
-COLUMNS = EXPORT_COLUMNS + ["status", "reason"]
+COLUMNS = EXPORT_COLUMNS + ["status", "reason", "penalty_reason"]
 
 
 def export_rows(db_url: str, course_id: str) -> tuple[list[dict], set[tuple[str, str]]]:
@@ -52,14 +60,21 @@ def export_rows(db_url: str, course_id: str) -> tuple[list[dict], set[tuple[str,
             return list(csv.DictReader(fh)), submitted
 
 
-def write_grades_csv(course: Course, db_url: str, results: list[Result]) -> list[dict]:
-    """Write ``<course>/grades.csv``; rows for submissions outside the gradebook are added too."""
+def write_grades_csv(course: Course, db_url: str, results: list[Result],
+                     penalties: dict[tuple[str, str], Penalty] | None = None) -> list[dict]:
+    """Write ``<course>/grades.csv``; rows for submissions outside the gradebook are added too.
+
+    ``penalties`` (from :func:`~course_grader.pipeline.late_policy.apply_policy`) give the
+    ``penalty_reason`` column; the penalties themselves are read from the gradebook.
+    """
     by_key = {(r.student, r.assignment): r for r in results}
+    penalties = penalties or {}
     rows, submitted = export_rows(db_url, course.course_id)
     seen = set()
     for row in rows:
         key = (row["student_id"], row["assignment"])
         seen.add(key)
+        row["penalty_reason"] = penalties[key].reason if key in penalties else ""
         result = by_key.get(key)
         if result is not None:
             row["status"], row["reason"] = result.status, result.reason
@@ -71,7 +86,7 @@ def write_grades_csv(course: Course, db_url: str, results: list[Result]) -> list
         if key not in seen:  # e.g. a folder for an assignment the course does not have
             rows.append({**{c: "" for c in EXPORT_COLUMNS}, "student_id": key[0], "assignment": key[1],
                          "raw_score": "0.0", "late_submission_penalty": "0.0", "score": "0.0",
-                         "status": result.status, "reason": result.reason})
+                         "status": result.status, "reason": result.reason, "penalty_reason": ""})
     tmp = course.grades_csv.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
@@ -82,15 +97,28 @@ def write_grades_csv(course: Course, db_url: str, results: list[Result]) -> list
 
 
 def grade_table(rows: list[dict], only_submitted: bool = True) -> str:
-    """A fixed-width table: student, assignment, score/max, status, reason."""
+    """A fixed-width table: student, assignment, final score/max, status, reason.
+
+    A late penalty shows in the reason column, before the status's reason:
+    ``raw 10 - 2 (late 2 d 3 h: -20 %)``.
+    """
     lines = [f"{'student':<16} {'assignment':<22} {'score':>11}  {'status':<17} reason"]
     for row in sorted(rows, key=lambda r: (r["student_id"], r["assignment"])):
         if only_submitted and row["status"] == "not_submitted":
             continue
         score = f"{float(row['score'] or 0):g}/{float(row['max_score'] or 0):g}"
-        reason = row["reason"] if len(row["reason"]) <= 110 else row["reason"][:107] + "..."
+        reason = "; ".join(filter(None, (_penalty_text(row), row["reason"])))
+        reason = reason if len(reason) <= 110 else reason[:107] + "..."
         lines.append(f"{row['student_id']:<16} {row['assignment']:<22} {score:>11}  {row['status']:<17} {reason}")
     return "\n".join(lines)
+
+
+def _penalty_text(row: dict) -> str:
+    penalty = float(row.get("late_submission_penalty") or 0)
+    why = row.get("penalty_reason", "")
+    if penalty:
+        return f"raw {float(row['raw_score'] or 0):g} - {penalty:g} ({why or 'late'})"
+    return why
 
 
 def failure_summary(rows: list[dict]) -> str:

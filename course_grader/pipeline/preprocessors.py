@@ -3,7 +3,11 @@
 Autograde pipeline (after the sanitizing steps)::
 
     RobustExecute -> IgnorePattern -> ClearMetadataPreprocessor -> LimitOutput -> LimitOutputSize
-    -> PassingTestStderr -> IsolatedVerdict -> SaveAutoGrades -> AssignLatePenalties -> CheckCellMetadata
+    -> PassingTestStderr -> IsolatedVerdict -> SaveAutoGrades -> CheckCellMetadata
+
+(no ``AssignLatePenalties``: late penalties are the course policy's, applied to the gradebook
+after grading by :mod:`course_grader.pipeline.late_policy`, whatever nbgrader's
+``LateSubmissionPlugin`` is set to)
 
 Feedback pipeline::
 

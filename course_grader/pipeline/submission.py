@@ -23,7 +23,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import (
-    AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades,
+    CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades,
 )
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
@@ -165,7 +165,7 @@ def nbgrader_config(course: Course, settings: Settings, db_url: str, **course_di
     c.PassingTestStderr.enabled = True
     c.Autograde.autograde_preprocessors = [
         RobustExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputSize,
-        PassingTestStderr, IsolatedVerdict, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+        PassingTestStderr, IsolatedVerdict, SaveAutoGrades, CheckCellMetadata,
     ]
     c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, SanitizeFeedback, CSSHTMLHeaderPreprocessor]
     feedback_html.configure(c)

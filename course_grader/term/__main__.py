@@ -6,10 +6,7 @@ import importlib
 import sys
 
 # One module of this package per verb, in the order of a term.
-VERBS: tuple[str, ...] = (
-    "report",
-    "similarity",
-)
+VERBS: tuple[str, ...] = ("collect", "deadlines", "export", "release", "report", "similarity")
 
 
 def build_parser() -> argparse.ArgumentParser:

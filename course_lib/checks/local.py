@@ -27,7 +27,7 @@ import sys
 import types
 import warnings
 
-from course_lib.checks import policy
+from course_lib.checks import policy, recorded
 from course_lib.checks.errors import CheckFailed, PolicyViolation
 from course_lib.checks.messages import Trace
 from course_lib.checks.subjects import LocalSubject
@@ -115,7 +115,7 @@ def check(check_id: str, cls: type) -> None:
         if violations:
             raise PolicyViolation(f"{check_id} failed: " + policy.explain(violations, cls.__name__))
     subject = LocalSubject(cls, Trace(check_id))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), recorded.playing(check_id):
         warnings.simplefilter("ignore")
         spec.func(subject)
     print(f"✓ {check_id}: {spec.description}")

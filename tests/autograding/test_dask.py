@@ -96,6 +96,9 @@ def test_a_dask_cluster_grades_exactly_as_one_machine(postgres_database, cluster
         for student in ("filled", "correct_numpy", "wrong_dampening", "wrong_velocity_reset"):
             assert (course.feedback / student / ASSIGNMENT / f"{name}.html").is_file(), (course.root, student)
             assert (course.autograded / student / ASSIGNMENT / f"{name}.ipynb").is_file(), (course.root, student)
+            for folder in (course.autograded, course.feedback):  # what `nbgrader release_feedback` reads
+                for needed in ("timestamp.txt", "submission_secret.txt"):
+                    assert (folder / student / ASSIGNMENT / needed).is_file(), (course.root, student, needed)
         assert not (course.feedback / "broken").exists()
     graded = {where: nbformat.read(course.autograded / "wrong_dampening" / ASSIGNMENT / f"{name}.ipynb", as_version=4)
               for where, course in courses.items()}

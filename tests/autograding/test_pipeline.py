@@ -71,11 +71,11 @@ def test_changed_submission_alone_is_regraded(tmp_path):
     assert (rows["a"]["score"], rows["b"]["score"]) == ("0.0", "2.0")
 
 
-def test_grades_csv_has_export_columns_then_status_and_reason(robust_batch):
+def test_grades_csv_has_export_columns_then_status_reason_and_penalty(robust_batch):
     course, _, _, _ = robust_batch
     header = course.grades_csv.read_text().splitlines()[0]
     assert header == ("assignment,duedate,timestamp,student_id,last_name,first_name,email,raw_score,"
-                      "late_submission_penalty,score,max_score,status,reason")
+                      "late_submission_penalty,score,max_score,status,reason,penalty_reason")
 
 
 def test_cli_refuses_without_sandbox(monkeypatch, tmp_path, capsys):

@@ -20,6 +20,7 @@ from traitlets.config import Config
 
 from course_grader.pipeline import feedback_html
 from course_grader.pipeline.feedback_html import clean_html
+from course_grader.pipeline.feedback_math import MATHML_ATTRIBUTES
 from course_grader.pipeline.preprocessors import SanitizeFeedback
 from integrity.integrity_helpers import image_sources, remote_loads
 
@@ -179,7 +180,7 @@ def render_feedback(nb) -> str:
     css = Path(nbgrader.__file__).parent / "server_extensions/formgrader/static/node_modules/bootstrap/dist/css"
     config.HTMLExporter.extra_template_paths = [str(css), str(feedback_html.NBGRADER_TEMPLATES)]
     nb, resources = SanitizeFeedback().preprocess(nb, {})
-    exporter = HTMLExporter(config=config)
+    exporter = feedback_html.CourseHTMLExporter(config=config)
     exporter.register_preprocessor(CSSHTMLHeaderPreprocessor(enabled=True), enabled=True)
     resources["nbgrader"] = {"score": 1.0, "max_score": 1.0, "notebook": "probe", "late_penalty": 0.0}
     page, _ = exporter.from_notebook_node(nb, resources=resources)
@@ -205,3 +206,40 @@ def test_the_feedback_page_declares_a_content_security_policy_that_forbidsremote
     assert policy["style-src"] == ["'unsafe-inline'"]  # the page's own <style> elements
     assert "script-src" not in policy and "connect-src" not in policy and "font-src" not in policy
     assert head.find_all("style"), "the page's own styles are inline, which the policy allows"
+
+
+def maths_notebook(hint: str = "x" * 400):
+    """A graded page with maths in prose, in a text/latex output, a student's TeX that tries to
+    smuggle attributes in, a zero-point check above a graded one, and a long hint."""
+    def check(grade_id, points, outputs=()):
+        meta = {"nbgrader": {"grade": True, "solution": False, "locked": True, "grade_id": grade_id,
+                             "points": points, "score": 0.0}}
+        return new_code_cell(f"check('{grade_id}')", metadata=meta, outputs=list(outputs))
+    hint_output = new_output("error", ename="AssertionError", evalue=hint, traceback=[f"AssertionError: {hint}"])
+    cells = [
+        new_markdown_cell("Adam: $\\theta_{t+1} = \\theta_t - \\eta\\,\\hat m_t$ and\n\n"
+                          "$$\\begin{aligned} m_t &= \\beta_1 m_{t-1} \\\\ v_t &= \\beta_2 v_{t-1} \\end{aligned}$$\n\n"
+                          "`$not maths$` and $\\href{javascript:alert(1)}{x}\\style{color:red}{y}$"),
+        check("visible_check", 0, [hint_output]),
+        check("hidden_graded", 2),
+        new_code_cell("show()", outputs=[new_output("display_data", data={"text/latex": "$\\beta_1^t$"})]),
+    ]
+    return new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+
+
+def test_the_feedback_page_shows_maths_as_mathml_with_no_student_attribute():
+    soup = BeautifulSoup(render_feedback(maths_notebook()), "html.parser")
+    maths = soup.find_all("math")
+    assert len(maths) == 4, [m.get_text() for m in maths]  # two in prose, the aligned block, the output
+    assert maths[1]["display"] == "block" and maths[1].find("mtable")
+    attributes = {name for m in maths for e in [m, *m.find_all(True)] for name in e.attrs}
+    assert attributes <= MATHML_ATTRIBUTES | {"xmlns"} and not attributes & {"href", "style", "mathcolor"}
+    assert soup.find("code").get_text() == "$not maths$"  # code stays code
+    assert "javascript" not in str(soup.find_all("math")) and "θ" in maths[0].get_text()
+
+
+def test_the_feedback_page_wraps_long_lines_and_lists_graded_checks_first():
+    page = render_feedback(maths_notebook())
+    assert "white-space: pre-wrap" in page and "overflow-wrap: anywhere" in page
+    toc = [a["href"] for a in BeautifulSoup(page, "html.parser").select("#toc li a")]
+    assert toc == ["#hidden_graded", "#visible_check"]

@@ -25,6 +25,7 @@ import torch
 from torch.optim import Adam
 
 from course_lib.checks.chapters._spec import CheckSpec, expect_params, random_arrays, rng_for
+from course_lib.checks.recorded import oracle
 from course_lib.checks.subjects import Subject
 
 CLASS = "AdamOptimizer"
@@ -45,6 +46,7 @@ HINT_MANY = ("m and v must persist across step() calls (one pair per parameter) 
              "growing: the bias corrections use β₁ᵗ and β₂ᵗ with the current t")
 
 
+@oracle
 class _TorchAdam:
     """torch.optim.Adam on float64 copies of the parameters."""
 
@@ -61,6 +63,7 @@ class _TorchAdam:
         return [t.detach().numpy().copy() for t in self.tensors]
 
 
+@oracle
 class _ClosedFormAdam:
     """The Adam formula in float64 numpy with one shared step counter."""
 

@@ -31,6 +31,7 @@ from torch.nn.utils import clip_grad_value_
 
 from course_lib.checks.chapters._spec import CheckSpec, expect_params, random_arrays, rng_for
 from course_lib.checks.messages import PARAM_TOLERANCE, describe_param, expect_close_array, expect_close_number
+from course_lib.checks.recorded import oracle
 from course_lib.checks.subjects import Subject
 
 CLASS = "ClippingOptimizer"
@@ -58,6 +59,7 @@ HINT_CONSTRAINT = ("clip as step() does (by norm first, then by value), then add
 GUARD = 1e-6
 
 
+@oracle
 def guard_slack(grads: list[np.ndarray | None], clip_norm: float | None) -> list[float]:
     """Per gradient: how far a guarded scale clip_norm / (norm + δ), δ ≤ GUARD, may move it.
 
@@ -70,16 +72,19 @@ def guard_slack(grads: list[np.ndarray | None], clip_norm: float | None) -> list
             for g in grads]
 
 
+@oracle
 def global_norm(grads: list[np.ndarray | None]) -> float:
     return float(np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads if g is not None)))
 
 
+@oracle
 def clip_by_norm(grads: list[np.ndarray | None], clip_norm: float) -> list[np.ndarray | None]:
     norm = global_norm(grads)
     scale = clip_norm / norm if norm > clip_norm else 1.0
     return [None if g is None else g.astype(np.float64) * scale for g in grads]
 
 
+@oracle
 def clip_by_value(grads: list[np.ndarray | None], clip_value: float) -> list[np.ndarray | None]:
     holders = []
     for g in grads:
@@ -152,12 +157,28 @@ def _clip_by_value(subject: Subject) -> None:
                       "torch.nn.utils.clip_grad_value_", grads)
 
 
+@oracle
 def _clip(grads: list, clip_norm: float | None, clip_value: float | None) -> list:
     if clip_norm is not None:
         grads = clip_by_norm(grads, clip_norm)
     if clip_value is not None:
         grads = clip_by_value(grads, clip_value)
     return [None if g is None else g.astype(np.float64) for g in grads]
+
+
+@oracle
+def clipped_step(params: list[np.ndarray], clipped: list[np.ndarray | None], lr: float, kl_penalty: float,
+                 reference: list[np.ndarray] | None) -> list[np.ndarray]:
+    """p ← p − lr·(g + kl_penalty·(p − reference)) in float64; a parameter without gradient stays."""
+    stepped = []
+    for i, (p, g) in enumerate(zip(params, clipped)):
+        if g is None:
+            stepped.append(p)
+            continue
+        if kl_penalty > 0 and reference is not None:
+            g = g + kl_penalty * (p - reference[i].astype(np.float64))
+        stepped.append(p - lr * g)
+    return stepped
 
 
 def _run_steps(subject: Subject, rng: np.random.Generator, *, method: str, lr: float, dtype: str,
@@ -186,14 +207,8 @@ def _run_steps(subject: Subject, rng: np.random.Generator, *, method: str, lr: f
         clipped = _clip(grads, clip_norm, clip_value)
         slack = [total + lr * extra for total, extra in zip(slack, guard_slack(grads, clip_norm))]
         previous = params
-        params = []
-        for i, (p, g) in enumerate(zip(previous, clipped)):
-            if g is None:
-                params.append(p)
-                continue
-            if method == "step_with_constraint" and kl_penalty > 0 and reference is not None:
-                g = g + kl_penalty * (p - reference[i].astype(np.float64))
-            params.append(p - lr * g)
+        params = clipped_step(previous, clipped, lr, kl_penalty if method == "step_with_constraint" else 0.0,
+                              reference)
         expect_params(subject, handle, params, dtype, hint=hint, oracle=CLOSED_FORM, before=previous,
                       slack=slack)
     if method == "step":

@@ -21,6 +21,7 @@ import torch
 from torch.optim import SGD
 
 from course_lib.checks.chapters._spec import CheckSpec, expect_params, random_arrays, rng_for
+from course_lib.checks.recorded import oracle
 from course_lib.checks.subjects import Subject
 
 CLASS = "GradientDescentOptimizer"
@@ -36,6 +37,22 @@ HINT_MULTIPLE = ("keep a separate velocity for each parameter (zeros of the same
                  "parameters whose .grad is None: they must stay unchanged")
 
 
+@oracle
+class _TorchSGD:
+    """torch.optim.SGD (``dampening=0``) on float64 copies of the parameters."""
+
+    def __init__(self, initial: list[np.ndarray], lr: float, momentum: float, nesterov: bool) -> None:
+        self.tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in initial]
+        self.optimizer = SGD(self.tensors, lr=lr, momentum=momentum, nesterov=nesterov, dampening=0.0,
+                             foreach=False)
+
+    def step(self, grads: list[np.ndarray | None]) -> list[np.ndarray]:
+        for tensor, grad in zip(self.tensors, grads):
+            tensor.grad = None if grad is None else torch.tensor(grad, dtype=torch.float64)
+        self.optimizer.step()
+        return [t.detach().numpy().copy() for t in self.tensors]
+
+
 def _sgd_run(subject: Subject, rng: np.random.Generator, *, lr: float, momentum: float, nesterov: bool,
              dtype: str, shapes: list[tuple], steps: int, hint: str, no_grad: tuple = ()) -> None:
     """Run the student's optimizer and torch.optim.SGD side by side; compare after each step."""
@@ -43,8 +60,7 @@ def _sgd_run(subject: Subject, rng: np.random.Generator, *, lr: float, momentum:
                         shapes=shapes)
     initial = random_arrays(rng, shapes, dtype)
     handle = subject.new(initial, dtype=dtype, lr=lr, momentum=momentum, nesterov=nesterov)
-    oracle_params = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in initial]
-    oracle = SGD(oracle_params, lr=lr, momentum=momentum, nesterov=nesterov, dampening=0.0, foreach=False)
+    sgd = _TorchSGD(initial, lr, momentum, nesterov)
     previous = [a.astype(np.float64) for a in initial]
     for step in range(1, steps + 1):
         subject.trace.step = step
@@ -52,10 +68,7 @@ def _sgd_run(subject: Subject, rng: np.random.Generator, *, lr: float, momentum:
                  for i, shape in enumerate(shapes)]
         subject.set_grads(handle, grads)
         subject.call(handle, "step")
-        for tensor, grad in zip(oracle_params, grads):
-            tensor.grad = None if grad is None else torch.tensor(grad, dtype=torch.float64)
-        oracle.step()
-        expected = [t.detach().numpy().copy() for t in oracle_params]
+        expected = sgd.step(grads)
         expect_params(subject, handle, expected, dtype, hint=hint, oracle=ORACLE, before=previous)
         previous = expected
 

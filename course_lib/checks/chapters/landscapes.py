@@ -33,6 +33,7 @@ from course_lib.checks import builders
 from course_lib.checks.chapters._spec import CheckSpec, rng_for
 from course_lib.checks.plain import Opaque
 from course_lib.checks.messages import expect_close_array
+from course_lib.checks.recorded import oracle
 from course_lib.checks.subjects import Subject
 from course_lib.training import torch_threads
 
@@ -139,6 +140,7 @@ def _describe(model: dict, **more: Any) -> dict:
 _TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
+@oracle
 def oracle_direction(weights: list[np.ndarray], seed: int, dtype: str) -> list[np.ndarray]:
     """Li et al.'s filter-normalised direction for parameters with these values, in float64."""
     generator = torch.Generator().manual_seed(seed)
@@ -159,6 +161,7 @@ def _builder_of(model: dict) -> Callable[[dict], torch.nn.Module]:
     return builders.build_mlp if model["kind"] == "mlp" else builders.build_convnet
 
 
+@oracle
 def oracle_losses(model: dict, loss: str, inputs: np.ndarray, targets: np.ndarray,
                   points: list[list[np.ndarray]]) -> np.ndarray:
     """The loss of a fresh copy of the model, in eval mode, at each list of parameter values (float64)."""

@@ -36,6 +36,7 @@ from course_lib.checks.chapters._spec import CheckSpec, rng_for
 from course_lib.checks.forbidden import LR_FINDER_IMPLEMENTATIONS
 from course_lib.checks.plain import Opaque
 from course_lib.checks.messages import expect_close_number
+from course_lib.checks.recorded import oracle
 from course_lib.checks.subjects import Subject
 from course_lib.training import torch_threads
 
@@ -125,6 +126,7 @@ def _problem(rng: np.random.Generator, *, dtype: str, loss: str, optimizer: str,
             "optimizer": opt}
 
 
+@oracle
 def _build_here(specs: dict[str, dict]) -> tuple:
     """The same objects as the subject builds, in this process, for the oracle."""
     made: dict[int, Any] = {}
@@ -141,6 +143,7 @@ def _build_here(specs: dict[str, dict]) -> tuple:
     return model, loss_fn, batches, optimizer
 
 
+@oracle
 def oracle_range_test(model: torch.nn.Module, loss_fn: Callable, batches: list, optimizer: torch.optim.Optimizer,
                       start_lr: float, end_lr: float, num_steps: int, smooth_factor: float,
                       diverge_threshold: float) -> tuple[list[float], list[float]]:
@@ -188,6 +191,7 @@ def _defaults(kwargs: dict) -> dict:
     return full
 
 
+@oracle
 def _oracle(specs: dict, kwargs: dict) -> tuple[list[float], list[float]]:
     with torch.random.fork_rng(devices=[]), torch_threads(1):
         return oracle_range_test(*_build_here(specs), **_defaults(kwargs))
@@ -388,6 +392,7 @@ def _range_defaults_and_edges(subject: Subject) -> None:
 
 # suggest_lr checks -----------------------------------------------------------------------
 
+@oracle
 def oracle_suggestion(lrs: list[float], losses: list[float], skip_start: int, skip_end: int) -> float:
     """torch-lr-finder's ``plot(suggest_lr=True)`` rule: ``lrs[argmin(np.gradient(losses))]`` after trimming."""
     if skip_end == 0:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from course_lib.checks.chapters._spec import CheckSpec, expect_params, random_arrays, rng_for
+from course_lib.checks.recorded import oracle
 from course_lib.checks.subjects import Subject
 
 HINT_SKIP = ("a parameter whose .grad is None is skipped entirely: its value (no weight decay either) and its "
@@ -61,6 +62,7 @@ def _all_but_last(i: int, step: int) -> bool:
     return i < 2 or (i == 2 and step % 3 == 0)
 
 
+@oracle
 class _TorchOptimizer:
     """A torch.optim class on float64 copies of the parameters."""
 
@@ -75,6 +77,7 @@ class _TorchOptimizer:
         return [t.detach().numpy().copy() for t in self.tensors]
 
 
+@oracle
 class _TorchAdagrad(_TorchOptimizer):
     name = "torch.optim.Adagrad"
 
@@ -82,6 +85,7 @@ class _TorchAdagrad(_TorchOptimizer):
         super().__init__(initial, torch.optim.Adagrad, foreach=False, **hyper)
 
 
+@oracle
 class _TorchRMSprop(_TorchOptimizer):
     name = "torch.optim.RMSprop"
 
@@ -89,6 +93,7 @@ class _TorchRMSprop(_TorchOptimizer):
         super().__init__(initial, torch.optim.RMSprop, foreach=False, **hyper)
 
 
+@oracle
 class _TorchAdamW(_TorchOptimizer):
     name = "torch.optim.AdamW"
 
@@ -96,6 +101,7 @@ class _TorchAdamW(_TorchOptimizer):
         super().__init__(initial, torch.optim.AdamW, foreach=False, **hyper)
 
 
+@oracle
 class _ClosedFormAdamW:
     """AdamW in float64 numpy, one shared t; parameters without a gradient untouched."""
 
@@ -123,6 +129,7 @@ class _ClosedFormAdamW:
         return [p.copy() for p in self.params]
 
 
+@oracle
 class _ClosedFormLion:
     """Lion (Chen et al., 2023, Program 1) in float64 numpy."""
 
@@ -144,6 +151,7 @@ class _ClosedFormLion:
         return [p.copy() for p in self.params]
 
 
+@oracle
 class _ClosedFormLAMB:
     """LAMB (You et al., 2020, Algorithm 2) in float64 numpy, one shared t."""
 

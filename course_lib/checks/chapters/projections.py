@@ -19,6 +19,7 @@ import numpy as np
 
 from course_lib.checks.chapters._spec import CheckSpec, expect_params, random_arrays, rng_for
 from course_lib.checks.messages import PARAM_TOLERANCE, expect_close_array
+from course_lib.checks.recorded import oracle
 from course_lib.checks.subjects import Subject
 
 CLASS = "ProjectedGD"
@@ -39,16 +40,36 @@ HINT_NONE = ("with constraint='none' the step is plain gradient descent p ← p 
              "a parameter whose .grad is None is skipped entirely: no gradient step and no projection")
 
 
+@oracle
 def soft_threshold(x: np.ndarray, threshold: float) -> np.ndarray:
     return np.sign(x) * np.maximum(np.abs(x) - threshold, 0.0)
 
 
+@oracle
 def project_box(x: np.ndarray, low: float | None, high: float | None) -> np.ndarray:
     if low is not None:
         x = np.maximum(x, low)
     if high is not None:
         x = np.minimum(x, high)
     return x
+
+
+@oracle
+def projected_step(params: list[np.ndarray], grads: list[np.ndarray | None], lr: float, constraint: str,
+                   threshold: float, box_min: float | None, box_max: float | None) -> list[np.ndarray]:
+    """One projected gradient step in float64; a parameter without gradient stays as it is."""
+    stepped = []
+    for p, g in zip(params, grads):
+        if g is None:
+            stepped.append(p)
+            continue
+        p = p - lr * g.astype(np.float64)
+        if constraint == "l1":
+            p = soft_threshold(p, threshold)
+        elif constraint == "box":
+            p = project_box(p, box_min, box_max)
+        stepped.append(p)
+    return stepped
 
 
 def _inputs(rng: np.random.Generator, shape: tuple, dtype: str, special: list[float]) -> np.ndarray:
@@ -112,17 +133,7 @@ def _run_steps(subject: Subject, rng: np.random.Generator, *, lr: float, constra
         subject.set_grads(handle, grads)
         subject.call(handle, "step")
         previous = params
-        params = []
-        for p, g in zip(previous, grads):
-            if g is None:
-                params.append(p)
-                continue
-            p = p - lr * g.astype(np.float64)
-            if constraint == "l1":
-                p = soft_threshold(p, threshold)
-            elif constraint == "box":
-                p = project_box(p, box_min, box_max)
-            params.append(p)
+        params = projected_step(previous, grads, lr, constraint, threshold, box_min, box_max)
         expect_params(subject, handle, params, dtype, hint=hint, oracle=CLOSED_FORM, before=previous)
 
 

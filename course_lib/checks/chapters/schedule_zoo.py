@@ -30,6 +30,7 @@ from torch.optim.lr_scheduler import (CosineAnnealingLR, CosineAnnealingWarmRest
 
 from course_lib.checks.chapters._spec import CheckSpec, rng_for
 from course_lib.checks.messages import expect_close_number
+from course_lib.checks.recorded import oracle
 from course_lib.checks.subjects import Subject
 
 RTOL = 1e-6
@@ -65,6 +66,7 @@ def _loguniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
+@oracle
 def torch_lrs(make: Callable, base_lr: float, steps: int) -> list[float]:
     """Learning rates of a torch scheduler at steps 0 .. steps-1, one ``scheduler.step()`` per step."""
     parameter = torch.zeros(1, dtype=torch.float64, requires_grad=True)
@@ -117,6 +119,11 @@ def _exponential_decay(subject: Subject) -> None:
 
 # polynomial_decay ------------------------------------------------------------------
 
+@oracle
+def _polynomial_values(base_lr: float, end_lr: float, total: int, power: float, steps: list[int]) -> list[float]:
+    return [(base_lr - end_lr) * (1 - min(t, total) / total) ** power + end_lr for t in steps]
+
+
 def _polynomial_decay(subject: Subject) -> None:
     rng = rng_for("zoo.polynomial_decay")
     settings = [(None, None), (float(rng.uniform(1.5, 3.0)), None), (float(rng.uniform(0.3, 0.8)), 0.0),
@@ -139,7 +146,7 @@ def _polynomial_decay(subject: Subject) -> None:
             expected = [oracle_values[t] for t in steps]
             oracle = "torch.optim.lr_scheduler.PolynomialLR"
         else:
-            expected = [(base_lr - e) * (1 - min(t, total) / total) ** p + e for t in steps]
+            expected = _polynomial_values(base_lr, e, total, p, steps)
             oracle = "(base_lr − end_lr)·(1 − min(t, T)/T)**power + end_lr"
         _expect_values(subject, [((t, base_lr, total), kwargs) for t in steps], expected, scale=base_lr,
                        hint=HINT_POLYNOMIAL, oracle=oracle)
@@ -206,6 +213,7 @@ def _cyclic(subject: Subject) -> None:
 
 # one_cycle ---------------------------------------------------------------------------
 
+@oracle
 def _one_cycle_oracle(max_lr: float, total: int, kwargs: dict) -> list[float]:
     return torch_lrs(lambda o: OneCycleLR(o, max_lr, total_steps=total, cycle_momentum=False, **kwargs),
                      max_lr, total)
@@ -277,20 +285,44 @@ def _one_cycle_edges(subject: Subject) -> None:
 
 # with_warmup ------------------------------------------------------------------------
 
-def _main_schedule(rng: np.random.Generator, kind: str, base_lr: float) -> tuple[list, Callable, Callable, int]:
-    """``(numbers, closed form, torch scheduler factory, last step worth checking)`` of a schedule."""
+def _main_schedule(rng: np.random.Generator, kind: str, base_lr: float) -> tuple[list, int]:
+    """``(numbers, last step worth checking)`` of a schedule drawn from ``rng``."""
     if kind == "exponential":
-        gamma = float(rng.uniform(0.95, 0.999))
-        return ([base_lr, gamma], lambda t: base_lr * gamma**t, lambda o: ExponentialLR(o, gamma), 400)
+        return [base_lr, float(rng.uniform(0.95, 0.999))], 400
     if kind == "step":
         gamma, size = float(rng.uniform(0.2, 0.8)), int(rng.integers(5, 40))
-        return ([base_lr, gamma, size], lambda t: base_lr * gamma ** (t // size),
-                lambda o: StepLR(o, size, gamma), 6 * size)
+        return [base_lr, gamma, size], 6 * size
     if kind == "cosine":
         total, low = int(rng.integers(30, 300)), base_lr * float(rng.uniform(0.0, 0.2))
-        return ([base_lr, float(total), low], lambda t: low + (base_lr - low) * (1 + math.cos(math.pi * t / total)) / 2,
-                lambda o: CosineAnnealingLR(o, T_max=total, eta_min=low), total)
-    return ([base_lr], lambda t: base_lr, lambda o: StepLR(o, 10**9, 1.0), 50)
+        return [base_lr, float(total), low], total
+    return [base_lr], 50
+
+
+def _main_forms(kind: str, numbers: list) -> tuple[Callable, Callable]:
+    """``(closed form, torch scheduler factory)`` of the schedule ``kind`` with ``numbers``."""
+    if kind == "exponential":
+        base_lr, gamma = numbers
+        return lambda t: base_lr * gamma**t, lambda o: ExponentialLR(o, gamma)
+    if kind == "step":
+        base_lr, gamma, size = numbers
+        return lambda t: base_lr * gamma ** (t // size), lambda o: StepLR(o, size, gamma)
+    if kind == "cosine":
+        base_lr, total, low = numbers
+        return (lambda t: low + (base_lr - low) * (1 + math.cos(math.pi * t / total)) / 2,
+                lambda o: CosineAnnealingLR(o, T_max=int(total), eta_min=low))
+    base_lr, = numbers
+    return lambda t: base_lr, lambda o: StepLR(o, 10**9, 1.0)
+
+
+@oracle
+def _warmed_up(kind: str, numbers: list, warmup: int, rho: float, last: int) -> list[float]:
+    """The schedule ``kind`` after a linear warmup from ``rho``·schedule(0), at steps 0..last."""
+    closed, make_main = _main_forms(kind, numbers)
+    if rho > 0:
+        return torch_lrs(lambda o: SequentialLR(o, [
+            LinearLR(o, start_factor=rho, end_factor=1.0, total_iters=warmup), make_main(o)], [warmup]),
+            numbers[0], last + 1)
+    return [closed(0) * (t / warmup) if t < warmup else closed(t - warmup) for t in range(last + 1)]
 
 
 def _with_warmup(subject: Subject) -> None:
@@ -299,7 +331,7 @@ def _with_warmup(subject: Subject) -> None:
              ("exponential", 0.0), (str(rng.choice(["constant", "step"])), "drawn")]
     for kind, start in cases:
         base_lr = _loguniform(rng, 1e-3, 1.0)
-        numbers, closed, make_main, horizon = _main_schedule(rng, kind, base_lr)
+        numbers, horizon = _main_schedule(rng, kind, base_lr)
         warmup = int(rng.integers(2, 60))
         kwargs: dict[str, Any] = {}
         if start is not None:
@@ -307,14 +339,9 @@ def _with_warmup(subject: Subject) -> None:
         rho = kwargs.get("start_factor", 0.0)
         last = warmup + horizon
         subject.trace.begin(schedule=f"<{kind} schedule {numbers}>", warmup_steps=warmup, **kwargs)
-        if rho > 0:
-            oracle_values = torch_lrs(lambda o: SequentialLR(o, [
-                LinearLR(o, start_factor=rho, end_factor=1.0, total_iters=warmup), make_main(o)], [warmup]),
-                base_lr, last + 1)
-            oracle = "torch.optim.lr_scheduler.SequentialLR([LinearLR, main], [warmup_steps])"
-        else:
-            oracle_values = [closed(0) * (t / warmup) if t < warmup else closed(t - warmup) for t in range(last + 1)]
-            oracle = "schedule(0)·t/warmup_steps, then schedule(t − warmup_steps)"
+        oracle_values = _warmed_up(kind, numbers, warmup, rho, last)
+        oracle = ("torch.optim.lr_scheduler.SequentialLR([LinearLR, main], [warmup_steps])" if rho > 0
+                  else "schedule(0)·t/warmup_steps, then schedule(t − warmup_steps)")
         handle = subject.build(None, warmup, closed_forms=[(0, kind, numbers)], **kwargs)
         steps = _steps(rng, list(range(warmup + 3)) + [last], last, count=60)
         answers = subject.call_each(handle, "__call__", [((t,), {}) for t in steps])
@@ -328,12 +355,14 @@ def _with_warmup(subject: Subject) -> None:
 ATTRIBUTES = ("lr", "best", "num_bad_epochs", "cooldown_counter")
 
 
+@oracle
 def _edge(best: float, threshold: float, mode: str, threshold_mode: str) -> float:
     if threshold_mode == "rel":
         return best * (1 - threshold) if mode == "min" else best * (1 + threshold)
     return best - threshold if mode == "min" else best + threshold
 
 
+@oracle
 class _PlateauOracle:
     """torch's ReduceLROnPlateau on a one-parameter SGD; ``step`` returns ``(lr, best, bad, cooldown)``."""
 
@@ -352,6 +381,7 @@ class _PlateauOracle:
         return float(self.optimizer.param_groups[0]["lr"]), float(s.best), s.num_bad_epochs, s.cooldown_counter
 
 
+@oracle
 def _metrics(rng: np.random.Generator, oracle: _PlateauOracle, settings: dict, count: int, start: float,
              negative_quirk: bool = False) -> tuple[list[float], list[tuple]]:
     """A metric sequence drawn against the oracle's current best, and the oracle's states after each.
@@ -392,10 +422,21 @@ def _metrics(rng: np.random.Generator, oracle: _PlateauOracle, settings: dict, c
     return metrics, states
 
 
+@oracle
+def _plateau_trajectory(rng_state: dict, lr: float, settings: dict, count: int, start: float,
+                        negative_quirk: bool) -> tuple[list[float], list[tuple], dict]:
+    """:func:`_metrics` drawn from a generator in ``rng_state``: the metrics, the oracle's states after
+    each, and the generator's state afterwards (so that a replay draws on where the recording did)."""
+    rng = np.random.default_rng()
+    rng.bit_generator.state = rng_state
+    metrics, states = _metrics(rng, _PlateauOracle(lr, settings), settings, count, start, negative_quirk)
+    return metrics, states, rng.bit_generator.state
+
+
 def _run_plateau(subject: Subject, rng: np.random.Generator, lr: float, settings: dict, passed: dict, count: int,
                  start: float, hint: str, negative_quirk: bool = False) -> None:
-    oracle = _PlateauOracle(lr, settings)
-    metrics, states = _metrics(rng, oracle, settings, count, start, negative_quirk)
+    metrics, states, rng.bit_generator.state = _plateau_trajectory(rng.bit_generator.state, lr, settings, count,
+                                                                   start, negative_quirk)
     subject.trace.begin(lr=lr, **passed)
     handle = subject.new(None, lr=lr, **passed)
     answers = subject.call_each(handle, "step", [((m,), {}) for m in metrics], ATTRIBUTES)

@@ -37,6 +37,7 @@ import numpy as np
 
 from course_lib.checks.chapters._spec import CheckSpec, rng_for
 from course_lib.checks.messages import expect_close_number
+from course_lib.checks.recorded import oracle
 from course_lib.checks.subjects import Subject
 
 CLASS = "LRScheduler"
@@ -55,15 +56,18 @@ HINT_COUNTER = ("every schedule method reads self.current_step, which only step(
                 "call) or the caller sets; computing a learning rate must not change it")
 
 
+@oracle
 def step_decay(t: int, base_lr: float, decay_rate: float, decay_steps: int) -> float:
     return base_lr * decay_rate ** (t // decay_steps)
 
 
+@oracle
 def cosine(t: int, base_lr: float, total_steps: int, min_lr: float) -> float:
     progress = min(t, total_steps) / total_steps
     return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress))
 
 
+@oracle
 def warmup_cosine(t: int, base_lr: float, warmup_steps: int, total_steps: int, min_lr: float) -> float:
     if t < warmup_steps:
         return base_lr * t / warmup_steps
@@ -71,6 +75,12 @@ def warmup_cosine(t: int, base_lr: float, warmup_steps: int, total_steps: int, m
     return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress))
 
 
+@oracle
+def linear_warmup(t: int, base_lr: float, warmup_steps: int) -> float:
+    return base_lr * t / warmup_steps
+
+
+@oracle
 def torch_schedule(base_lr: float, make: Callable, last: int) -> list[float]:
     """Learning rates of a torch scheduler at steps 0..last."""
     parameter = torch.zeros(1, dtype=torch.float64, requires_grad=True)
@@ -191,7 +201,7 @@ def _warmup_cosine(subject: Subject) -> None:
             o, T_max=total - warm, eta_min=kwargs["min_lr"]), total - warm)
         for t in steps:
             if t < warm:
-                expected, oracle = base * t / warm, "linear warmup base_lr·t/warmup_steps"
+                expected, oracle = linear_warmup(t, base, warm), "linear warmup base_lr·t/warmup_steps"
             else:
                 expected, oracle = cosine_phase[t - warm], "CosineAnnealingLR started after the warmup"
             _compare(subject, handle, "warmup_cosine", kwargs, t, expected, base, HINT_WARMUP, oracle)

@@ -35,6 +35,7 @@ from course_lib.checks.chapters._spec import CheckSpec, rng_for
 from course_lib.checks.forbidden import TRAINING_LOOP_IMPLEMENTATIONS
 from course_lib.checks.plain import Opaque
 from course_lib.checks.messages import expect_close_array, expect_close_number
+from course_lib.checks.recorded import oracle
 from course_lib.checks.subjects import Subject
 from course_lib.training import torch_threads
 
@@ -147,6 +148,7 @@ def _make_here(kind: str, spec: dict, made: dict) -> Any:
 
 # train_step --------------------------------------------------------------------------------
 
+@oracle
 def oracle_train_step(model: nn.Module, loss_fn: Callable, micro_batches: list, optimizer: torch.optim.Optimizer,
                       max_norm: float | None) -> tuple[float, float]:
     """One batch made of every micro-batch: zero_grad, loss, backward, clip_grad_norm_, step."""
@@ -180,6 +182,7 @@ def _step_problem(rng: np.random.Generator, *, dtype: str, model: str, loss: str
     return specs
 
 
+@oracle
 def _oracle_step(specs: dict) -> tuple[list, list, tuple[float, float], list]:
     """``(parameters after, grads after, (loss, norm), parameter shapes)`` of the oracle."""
     made: dict[int, Any] = {}
@@ -270,6 +273,7 @@ def _step_no_grad(subject: Subject) -> None:
 
 # adaptive_clip_grad_ -----------------------------------------------------------------------
 
+@oracle
 def oracle_agc(values: list[np.ndarray], grads: list[np.ndarray | None], clip_factor: float,
                eps: float) -> list[np.ndarray | None]:
     """The closed form of unit-wise AGC in numpy (float64)."""
@@ -358,6 +362,7 @@ def _agc_zero_init(subject: Subject) -> None:
 
 # param_groups ------------------------------------------------------------------------------
 
+@oracle
 def expected_groups(model: nn.Module, lr: float, weight_decay: float, layer_decay: float) -> dict[int, tuple]:
     """``{id(parameter): (lr, weight_decay)}`` read off the model's children."""
     layers, seen = [], set()
@@ -370,6 +375,15 @@ def expected_groups(model: nn.Module, lr: float, weight_decay: float, layer_deca
             for k, owned in enumerate(layers) for p in owned}
 
 
+@oracle
+def _groups_wanted(spec: dict, lr: float, weight_decay: float, layer_decay: float) -> list[tuple | None]:
+    """Per parameter of the net built from ``spec``: ``(lr, weight_decay)``, None for a frozen one."""
+    with torch.random.fork_rng(devices=[]):
+        model = _make_here("net", spec, {})
+        want = expected_groups(model, lr, weight_decay, layer_decay)
+        return [want.get(id(p)) for p in model.parameters()]
+
+
 def _run_groups(subject: Subject, spec: dict, args: tuple, kwargs: dict) -> None:
     trace = subject.trace
     trace.begin(children=[c[0] for c in spec["children"]], shared=bool(spec.get("shared")),
@@ -377,7 +391,7 @@ def _run_groups(subject: Subject, spec: dict, args: tuple, kwargs: dict) -> None
     made: dict[int, Any] = {}
     model = _make_here("net", spec, made)
     parameters = list(model.parameters())
-    want = expected_groups(model, *args, kwargs.get("layer_decay", 1.0))
+    want = _groups_wanted(spec, *args, kwargs.get("layer_decay", 1.0))
     handle = subject.make("net", **spec)
     answer = subject.call_with(None, *args, objects=[(0, handle)], **kwargs)
     if not isinstance(answer, list) or not all(isinstance(g, dict) for g in answer):
@@ -399,7 +413,7 @@ def _run_groups(subject: Subject, spec: dict, args: tuple, kwargs: dict) -> None
             found.setdefault(matches[0], []).append((group["lr"], group["weight_decay"], number))
     for index, p in enumerate(parameters):
         where = f"parameter {index} (shape {tuple(p.shape)}, in {_owner(model, p)})"
-        if id(p) not in want:
+        if want[index] is None:
             if index in found:
                 trace.fail(f"{where} is frozen (requires_grad=False) but appears in a group", hint=HINT_GROUPS)
             continue
@@ -409,7 +423,7 @@ def _run_groups(subject: Subject, spec: dict, args: tuple, kwargs: dict) -> None
             trace.fail(f"{where} appears in {len(found[index])} groups (a shared parameter appears once)",
                        hint=HINT_GROUPS)
         lr, decay, number = found[index][0]
-        want_lr, want_decay = want[id(p)]
+        want_lr, want_decay = want[index]
         expect_close_number(trace, f"the lr of {where} (group {number})", want_lr, lr, rtol=1e-12, atol=0.0,
                             hint=HINT_GROUPS, oracle="lr·layer_decay**(L − 1 − k)")
         expect_close_number(trace, f"the weight_decay of {where} (group {number})", want_decay, decay, rtol=1e-12,
@@ -441,6 +455,7 @@ def _groups_layer_decay(subject: Subject) -> None:
 
 # fit ---------------------------------------------------------------------------------------
 
+@oracle
 def fit_rates(peak_lr: float, total: int, warmup_fraction: float) -> list[float]:
     """Warmup + cosine (chapter 3) at t = k + 1 for k = 0..T−1, W = max(1, round(f·T))."""
     warmup = max(1, round(warmup_fraction * total))
@@ -453,6 +468,7 @@ def fit_rates(peak_lr: float, total: int, warmup_fraction: float) -> list[float]
     return rates
 
 
+@oracle
 def oracle_fit(model: nn.Module, train_set: tuple, val_set: tuple, *, epochs: int, batch_size: int, peak_lr: float,
                warmup_fraction: float = 0.1, weight_decay: float = 0.01, max_norm: float = 1.0,
                accumulation_steps: int = 1, seed: int = 0) -> dict:
@@ -523,6 +539,7 @@ def _fit_problem(rng: np.random.Generator, defaults: bool) -> tuple[dict, dict]:
     return specs, kwargs
 
 
+@oracle
 def _oracle_fit(specs: dict, kwargs: dict) -> tuple[dict, list[np.ndarray]]:
     made: dict[int, Any] = {}
     with torch.random.fork_rng(devices=[]), torch_threads(1):
