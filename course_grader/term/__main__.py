@@ -11,7 +11,7 @@ VERBS: tuple[str, ...] = ("collect", "deadlines", "export", "release", "report",
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course_grader.term",
-                                     description="The instructor's term: collect, deadlines, release, export.")
+                                     description="The instructor's term: collect, deadlines, release, export, report, similarity.")
     subparsers = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb in VERBS:
         importlib.import_module(f"course_grader.term.{verb}").add_parser(subparsers)
