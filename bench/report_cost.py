@@ -26,7 +26,7 @@ from course_grader.review.synthetic_class import build_class  # noqa: E402
 def plan(students: int) -> dict[str, int]:
     """The proportions of the class, rounded; the correct ones take the remainder."""
     shares = {"wrong_first": 0.20, "wrong_second": 0.15, "blank": 0.10, "missing": 0.05}
-    counts = {kind: int(round(share * students)) for kind, share in shares.items()}
+    counts = {kind: round(share * students) for kind, share in shares.items()}
     return {"correct": students - sum(counts.values()), **counts}
 
 
