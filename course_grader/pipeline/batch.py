@@ -211,6 +211,9 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
         canary: before grading anyone, grade each assignment's reference solution and blank
             release with the same settings (:mod:`~course_grader.pipeline.canary`); stop with
             :class:`CanaryFailed` unless they get full marks and 0. ``make autograde`` turns it on.
+            With ``scheduler``, each worker runs it in its own environment instead
+            (:mod:`~course_grader.pipeline.dask_canary`): only workers that pass get
+            submissions, and CanaryFailed when none passes.
 
     Returns:
         The batch report (results of all submissions, regraded and skipped ones).

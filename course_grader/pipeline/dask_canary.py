@@ -162,8 +162,12 @@ def start(client, course: Course, assignments: Iterable[str], settings: Settings
                "sources": _sources(course, assignments, settings), "code_hash": dask_cluster.code_hash()}
     log(f"canary: each Dask worker grades the reference solution and the blank release of "
         f"{', '.join(assignments)} before any student (a pass is cached per worker environment)")
-    client.register_plugin(WorkerCanary(payload, run), name=run)
-    outcomes = client.run(_outcome, run, on_error="return")
+    try:
+        client.register_plugin(WorkerCanary(payload, run), name=run)
+        outcomes = client.run(_outcome, run, on_error="return")
+    except BaseException:
+        finish(client, run)
+        raise
     failed = {worker: (outcome[1] if isinstance(outcome, tuple) else [f"no canary outcome: {outcome!r}"])
               for worker, outcome in outcomes.items() if not (isinstance(outcome, tuple) and outcome[0])}
     passed = len(outcomes) - len(failed)

@@ -24,7 +24,10 @@ split so that only the instructor's machine (the *client*) touches the course fo
 The gradebook must be a database server every worker reaches (PostgreSQL): each task writes
 its grades into it. A task that raises, or whose workers keep dying (the scheduler gives up
 after more than ``distributed.scheduler.allowed-failures`` deaths, 3 by default), gives a ``failed``
-row saying why; the other submissions are graded. An autograded folder graded on a worker
+row saying why; the other submissions are graded. A task whose worker died is graded again
+on another worker; :class:`ClusterLosses` counts the workers lost and the tasks resubmitted
+for the run's summary. With the canary on, only workers that passed it get tasks
+(:mod:`~course_grader.pipeline.dask_canary`: ``resources`` of :func:`grade_on_dask`). An autograded folder graded on a worker
 holds the notebooks only (a local run also keeps copies of the submitted data files there).
 """
 from __future__ import annotations
