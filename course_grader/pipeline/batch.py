@@ -278,8 +278,9 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
         else:
             run_canary(course, submitted, settings, grading_hash, lambda canary_jobs: _run_jobs(canary_jobs, jobs),
                        log)
+    resources = dask_canary.task_resources(canary_run) if canary_run is not None else None
     try:
-        report = _grade(course, settings, assignments, grading_hash, force, log, jobs, cluster, canary_run)
+        report = _grade(course, settings, assignments, grading_hash, force, log, jobs, cluster, resources)
     finally:
         if canary_run is not None:
             excluded = {**excluded, **dask_canary.finish(cluster, canary_run)}
@@ -289,8 +290,8 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
 
 
 def _grade(course: Course, settings: Settings, assignments: list[str], grading_hash: str, force: bool,
-           log: Callable[[str], None], jobs: int, cluster, canary_run: str | None) -> BatchReport:
-    """Steps 1 to 4 of the module's docstring (the canary passed)."""
+           log: Callable[[str], None], jobs: int, cluster, resources: dict | None) -> BatchReport:
+    """Steps 1 to 4 of the module's docstring (the canary passed; on Dask, a task needs ``resources``)."""
     db_url = sqlite_with_busy_timeout(course.db_url)
     prepare_gradebook(db_url, course)
     state = _load_state(course) or {"version": PIPELINE_VERSION, "assignments": {}, "submissions": {}}
@@ -357,11 +358,6 @@ def _grade(course: Course, settings: Settings, assignments: list[str], grading_h
             f"({len(report.skipped)} unchanged, skipped)")
     progress.start(len(todo))
     losses = dask_cluster.ClusterLosses.start(cluster) if cluster is not None else None
-    resources = None
-    if canary_run is not None:
-        from course_grader.pipeline import dask_canary
-
-        resources = dask_canary.task_resources(canary_run)
     for result in _run_jobs(todo, jobs, cluster, resources, losses):
         result = Result(**result)
         name = f"{result.student}/{result.assignment}"

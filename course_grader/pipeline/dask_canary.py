@@ -47,8 +47,11 @@ from course_grader.pipeline.course import Course
 from course_grader.pipeline.submission import Settings, grade_job, init_worker
 from course_grader.sandbox import safefs
 
-#: where a worker keeps its canary courses (one per course and environment)
+#: where a worker keeps its canary courses (one per course and environment), mode 0700: they
+#: hold the assignments' sources
 CANARY_ROOT = Path(tempfile.gettempdir()) / f"course-grader-canary-{os.getuid()}"
+#: environment variables that say nothing about how a worker grades (a login's, a shell's)
+VOLATILE_VARIABLES = ("_", "OLDPWD", "SHLVL", "PYTEST_CURRENT_TEST", "SSH_", "TERM", "XDG_SESSION_", "DISPLAY")
 
 
 # -- the worker's side ---------------------------------------------------------------------------
@@ -56,11 +59,22 @@ CANARY_ROOT = Path(tempfile.gettempdir()) / f"course-grader-canary-{os.getuid()}
 
 def worker_course(course_id: str, config) -> Course:  # noqa: ANN001 - a traitlets Config
     """This worker's canary course: one per course id, Python environment and environment variables."""
-    variables = json.dumps(sorted(os.environ.items()))
+    variables = json.dumps(sorted((name, value) for name, value in os.environ.items()
+                                  if not name.startswith(VOLATILE_VARIABLES)))
     key = hashlib.sha256("\0".join([course_id, environment_fingerprint(), variables]).encode()).hexdigest()
-    root = (CANARY_ROOT / key[:24]).resolve()
+    root = (_private(CANARY_ROOT) / key[:24]).resolve()
     return Course(root=root, source=root / "source", db_url=f"sqlite:///{root / 'gradebook.db'}",
                   course_id=course_id, config=config)
+
+
+def _private(folder: Path) -> Path:
+    """``folder``, made if needed, owned by this user and mode 0700 (else ValueError)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(folder)
+    if info.st_uid != os.getuid() or not os.path.isdir(folder) or os.path.islink(folder):
+        raise ValueError(f"canary folder must be a folder of this user's, got {folder} (owner uid {info.st_uid})")
+    os.chmod(folder, 0o700)
+    return folder
 
 
 def _grade_here(jobs: list[tuple]) -> Iterable[dict]:
@@ -88,7 +102,10 @@ def worker_canary(payload: dict) -> tuple[bool, list[str]]:
             safefs.remove_tree(course.source)
             for assignment, files in payload["sources"].items():
                 dask_cluster.unpack(files, course.source / assignment)
-            run_canary(course, payload["sources"], settings, payload["code_hash"], _grade_here, lambda _: None)
+            try:
+                run_canary(course, payload["sources"], settings, payload["code_hash"], _grade_here, lambda _: None)
+            finally:
+                safefs.remove_tree(course.source)  # the solutions stay only as long as needed
     except CanaryFailed as error:
         return False, error.problems
     except Exception as error:  # noqa: BLE001 - a worker that cannot run its canary is not trusted
@@ -168,9 +185,10 @@ def start(client, course: Course, assignments: Iterable[str], settings: Settings
     except BaseException:
         finish(client, run)
         raise
-    failed = {worker: (outcome[1] if isinstance(outcome, tuple) else [f"no canary outcome: {outcome!r}"])
-              for worker, outcome in outcomes.items() if not (isinstance(outcome, tuple) and outcome[0])}
-    passed = len(outcomes) - len(failed)
+    failed = {worker: (outcome[1] if isinstance(outcome, tuple) else [f"the canary could not be read: {outcome!r}"])
+              for worker, outcome in outcomes.items()
+              if outcome is not None and not (isinstance(outcome, tuple) and outcome[0])}
+    passed = sum(1 for outcome in outcomes.values() if isinstance(outcome, tuple) and outcome[0])
     if failed:
         log(f"canary: {len(failed)} Dask worker(s) failed their canary and get no submission:\n" + describe(failed))
     if not passed:
