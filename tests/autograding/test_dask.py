@@ -220,17 +220,10 @@ def test_a_worker_failing_its_canary_gets_no_task_and_is_named(postgres_database
         scratch.submit(course, student, probe.ASSIGNMENT, nb, f"{probe.NOTEBOOK}.ipynb")
     address = cluster.scheduler_address
     with Client(address, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=120)  # an earlier test's killed workers are restarted
         broken, healthy = sorted(client.scheduler_info()["workers"])
-        client.run(_set_variable, FACTOR, "3")
+        client.run(_set_variable, FACTOR, "3", workers=[broken])
         try:
-            # no worker grades correctly: exit 4's exception, nothing graded or written
-            with pytest.raises(CanaryFailed, match="no Dask worker can grade correctly") as failed:
-                grade_course(course, probe.SETTINGS, scheduler=address, canary=True, log=lambda _: None)
-            assert broken in str(failed.value) and healthy in str(failed.value)
-            assert "double(2) should be 4" in str(failed.value)
-            assert not course.grades_csv.exists() and not course.autograded.exists()
-
-            client.run(_set_variable, FACTOR, None, workers=[healthy])
             before = client.run(_executed)
             lines: list[str] = []
             report = grade_course(course, probe.SETTINGS, scheduler=address, canary=True, log=lines.append)
@@ -326,3 +319,38 @@ def test_only_the_assignment_s_notebooks_and_pages_are_written_back(tmp_path):
     assert sorted(p.name for p in (course.feedback / "s1" / ASSIGNMENT).iterdir()) == ["gradient_descent.html"]
     assert not outside.exists()
     assert "outputs not written" in result.reason and "evil.ipynb" in result.reason
+
+
+class _ClusterOfBrokenWorkers:
+    """Stands for a ``distributed.Client`` whose every worker fails its canary."""
+
+    def __init__(self):
+        self.plugins: list[str] = []
+
+    def register_plugin(self, plugin, name):
+        self.plugins.append(name)
+
+    def run(self, function, *args, on_error="raise"):
+        return {f"tcp://10.0.0.{n}:4000": (False, [f"probe: the reference solution should get full marks ({n})"])
+                for n in (7, 8)}
+
+    def get_events(self, topic):
+        return ()
+
+    def unregister_worker_plugin(self, name):
+        self.plugins.remove(name)
+
+
+def test_no_worker_passing_its_canary_stops_the_run_before_anything_is_written(tmp_path):
+    from course_grader.pipeline import batch
+
+    probe.write_source(tmp_path / "source")
+    course = scratch.new_course(tmp_path / "course", tmp_path / "source")
+    scratch.submit(course, "alice", probe.ASSIGNMENT, probe.source_notebook(), f"{probe.NOTEBOOK}.ipynb")
+    client = _ClusterOfBrokenWorkers()
+    with pytest.raises(CanaryFailed, match="no Dask worker can grade correctly") as failed:
+        batch._grade_course(course, probe.SETTINGS, 2, False, lambda _: None, client, canary=True)
+    assert "tcp://10.0.0.7:4000:\n    probe: the reference solution should get full marks (7)" in str(failed.value)
+    assert "tcp://10.0.0.8:4000" in str(failed.value)
+    assert client.plugins == []  # the run's plugin is gone from the workers
+    assert not course.grades_csv.exists() and not (course.root / "gradebook.db").exists()
