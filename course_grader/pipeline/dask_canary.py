@@ -51,7 +51,7 @@ from course_grader.sandbox import safefs
 #: hold the assignments' sources
 CANARY_ROOT = Path(tempfile.gettempdir()) / f"course-grader-canary-{os.getuid()}"
 #: environment variables that say nothing about how a worker grades (a login's, a shell's)
-VOLATILE_VARIABLES = ("_", "OLDPWD", "SHLVL", "PYTEST_CURRENT_TEST", "SSH_", "TERM", "XDG_SESSION_", "DISPLAY")
+VOLATILE_VARIABLES = ("_", "OLDPWD", "SHLVL", "PYTEST_CURRENT_TEST", "SSH_", "TERM", "XDG_", "DISPLAY")
 
 
 # -- the worker's side ---------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import copy
 import csv
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
