@@ -109,6 +109,10 @@ class BatchReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     rows: list[dict] = field(default_factory=list)
+    #: on a Dask cluster: the workers that failed the canary (given no submission), with why
+    excluded_workers: dict[str, list[str]] = field(default_factory=dict)
+    #: on a Dask cluster: ``1 Dask worker lost (tcp://...), 3 tasks resubmitted; ...`` ('' if none)
+    cluster_losses: str = ""
 
     def failures(self) -> list[Result]:
         return [r for r in self.results if r.status != "graded"]
@@ -214,6 +218,9 @@ def grade_course(course: Course, settings: Settings, jobs: int | None = None, fo
         canary: before grading anyone, grade each assignment's reference solution and blank
             release with the same settings (:mod:`~course_grader.pipeline.canary`); stop with
             :class:`CanaryFailed` unless they get full marks and 0. ``make autograde`` turns it on.
+            With ``scheduler``, each worker runs it in its own environment instead
+            (:mod:`~course_grader.pipeline.dask_canary`): only workers that pass get
+            submissions, and CanaryFailed when none passes.
         students, assignments: grade only the submissions of these students and/or of these
             assignments (empty: all); ``force`` then regrades just those.
 
@@ -316,12 +323,33 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
     log(f"check inputs drawn from the course's secret seed {settings.check_seed} "
         f"(reproduce these grades with --check-seed {settings.check_seed})")
     grading_hash = "".join(hash_tree(package, "**/*.py") for package in GRADING_CODE)
+    canary_run, excluded = None, {}
     if canary:  # before anything is written to the course's gradebook
         submitted = {a for s, a, problem in course.submission_folders()
                      if problem is None and a in assignments and selected(s, a)}
-        if cluster is not None:
-            log("canary: graded on this machine with the run's settings (the Dask workers are not canaried)")
-        run_canary(course, submitted, settings, grading_hash, lambda canary_jobs: _run_jobs(canary_jobs, jobs), log)
+        if cluster is not None:  # each worker, in its own environment; only those that pass grade
+            from course_grader.pipeline import dask_canary  # (needs distributed)
+
+            canary_run, excluded = dask_canary.start(cluster, course, submitted, settings, log)
+        else:
+            run_canary(course, submitted, settings, grading_hash, lambda canary_jobs: _run_jobs(canary_jobs, jobs),
+                       log)
+    resources = dask_canary.task_resources(canary_run) if canary_run is not None else None
+    try:
+        report = _grade(course, settings, assignments, grading_hash, force, log, jobs, cluster, resources,
+                        policy, selected)
+    finally:
+        if canary_run is not None:
+            excluded = {**excluded, **dask_canary.finish(cluster, canary_run)}
+    report.excluded_workers = excluded
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _grade(course: Course, settings: Settings, assignments: list[str], grading_hash: str, force: bool,
+           log: Callable[[str], None], jobs: int, cluster, resources: dict | None,
+           policy: late_policy.Policy | None, selected: Callable[[str, str], bool]) -> BatchReport:
+    """Steps 1 to 4 of the module's docstring (the canary passed; on Dask, a task needs ``resources``)."""
     db_url = sqlite_with_busy_timeout(course.db_url)
     prepare_gradebook(db_url, course)
     state = _load_state(course) or {"version": PIPELINE_VERSION, "assignments": {}, "submissions": {}}
@@ -391,7 +419,8 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
         log(f"grading {len(todo)} submission(s) with {min(jobs, len(todo))} worker(s) "
             f"({len(report.skipped)} unchanged, skipped)")
     progress.start(len(todo))
-    for result in _run_jobs(todo, jobs, cluster):
+    losses = dask_cluster.ClusterLosses.start(cluster) if cluster is not None else None
+    for result in _run_jobs(todo, jobs, cluster, resources, losses):
         result = Result(**result)
         name = f"{result.student}/{result.assignment}"
         try:
@@ -410,20 +439,24 @@ def _grade_course(course: Course, settings: Settings, jobs: int, force: bool,
         report.regraded.append((result.student, result.assignment))
         progress.result(result)
     progress.close()
+    if losses is not None and losses.summary():
+        report.cluster_losses = losses.summary()
+        log(report.cluster_losses)
 
     penalties = late_policy.apply_policy(policy or late_policy.Policy(), db_url, course.course_id)
     report.rows = write_grades_csv(course, db_url, report.results, penalties)
-    report.seconds = time.perf_counter() - started
     return report
 
 
-def _run_jobs(todo: list[tuple], jobs: int, cluster=None):
+def _run_jobs(todo: list[tuple], jobs: int, cluster=None, resources: dict | None = None,
+              losses: dask_cluster.ClusterLosses | None = None):
     """Yield result dicts as the jobs finish; a pool of ``jobs`` processes, inline for one, or
-    one task each on the Dask cluster of the client ``cluster``."""
+    one task each on the Dask cluster of the client ``cluster`` (``resources``, ``losses``:
+    see :func:`dask_cluster.grade_on_dask`)."""
     if not todo:
         return
     if cluster is not None:
-        yield from dask_cluster.grade_on_dask(todo, cluster)
+        yield from dask_cluster.grade_on_dask(todo, cluster, resources=resources, losses=losses)
         return
     if jobs == 1 or len(todo) == 1:
         init_worker()

@@ -41,7 +41,14 @@ CANARY_VERSION = "1"
 
 
 class CanaryFailed(Exception):
-    """The run cannot grade correctly: a reference lost points, or a blank release earned some."""
+    """The run cannot grade correctly: a reference lost points, or a blank release earned some.
+
+    ``problems`` holds one line per failure (assignment, expected, got, first error).
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [message])
 
 
 def environment_fingerprint() -> str:
@@ -161,7 +168,7 @@ def run_canary(course: Course, assignments: Iterable[str], settings: Settings, g
     if problems:
         raise CanaryFailed("the grader cannot grade correctly here: nothing was graded and nothing written "
                            "to the gradebook or grades.csv.\n  " + "\n  ".join(problems) +
-                           f"\n  (the canary's graded notebooks and feedback are kept in {canary.root})")
+                           f"\n  (the canary's graded notebooks and feedback are kept in {canary.root})", problems)
     for assignment in todo:
         cache[assignment] = keys[assignment]
     _save_cache(course, cache)

@@ -17,7 +17,8 @@ Exit status:
 
 ``--scheduler tcp://HOST:8786`` grades each submission as a task of a Dask cluster whose
 workers may be other machines (docs/instructors.md); the gradebook must then be PostgreSQL,
-and the sandbox is checked on each worker.
+and the sandbox and the canary run on each worker: a worker that fails its canary is named
+and given no submission; status 4 when none passes.
 """
 from __future__ import annotations
 
@@ -194,9 +195,14 @@ def _main(argv: list[str] | None) -> int:
     if failed:
         print(f"\n{len(failed)} submission(s) FAILED to grade (the grader's fault, not the student's):")
         print("\n".join(f"  {r.student}/{r.assignment}: {r.reason}" for r in failed))
+    if report.excluded_workers:
+        from course_grader.pipeline.dask_canary import describe
+
+        print(f"\n{len(report.excluded_workers)} Dask worker(s) failed the canary and were given no submission:")
+        print(describe(report.excluded_workers))
     print()
     print(grade_table(report.rows))
-    print("\n" + run_summary(report) + f" in {report.seconds:.1f} s; grades: {course.grades_csv}; "
+    print("\n" + run_summary(report) + f" (in {report.seconds:.1f} s); grades: {course.grades_csv}; "
           f"feedback: {course.feedback}")
     summary = failure_summary(report.rows)
     if summary:
@@ -218,7 +224,9 @@ def failed_to_grade(report) -> list:  # noqa: ANN001 - a BatchReport
 
 
 def run_summary(report) -> str:  # noqa: ANN001 - a BatchReport
-    """``12 graded, 1 failed (the grader's), 2 not graded (the submission's), 3 unchanged``."""
+    """``12 graded, 1 failed (the grader's), 2 not graded (the submission's), 3 unchanged``, and on a
+    Dask cluster the workers lost: ``; 1 Dask worker lost (tcp://...), 3 tasks resubmitted; grades
+    unaffected``."""
     statuses = [r.status for r in _graded_now(report)]
     graded, failed = statuses.count("graded"), statuses.count("failed")
     parts = [f"{graded} graded"]
@@ -227,4 +235,4 @@ def run_summary(report) -> str:  # noqa: ANN001 - a BatchReport
     if len(statuses) - graded - failed:
         parts.append(f"{len(statuses) - graded - failed} not graded (a problem of the submission)")
     parts.append(f"{len(report.skipped)} unchanged (skipped)")
-    return ", ".join(parts)
+    return ", ".join(parts) + (f"; {report.cluster_losses}" if getattr(report, "cluster_losses", "") else "")

@@ -24,11 +24,15 @@ split so that only the instructor's machine (the *client*) touches the course fo
 The gradebook must be a database server every worker reaches (PostgreSQL): each task writes
 its grades into it. A task that raises, or whose workers keep dying (the scheduler gives up
 after more than ``distributed.scheduler.allowed-failures`` deaths, 3 by default), gives a ``failed``
-row saying why; the other submissions are graded. An autograded folder graded on a worker
-holds the notebooks only (a local run also keeps copies of the submitted data files there),
-plus the ``timestamp.txt`` and ``submission_secret.txt`` the batch writes after every graded
-submission, here as locally (:mod:`~course_grader.pipeline.exchange_files`), so that
-``nbgrader release_feedback`` works after a Dask run too.
+row saying why; the other submissions are graded. A task whose worker died is graded again
+on another worker; :class:`ClusterLosses` counts the workers lost and the tasks resubmitted
+for the run's summary. With the canary on, only workers that passed it get tasks
+(:mod:`~course_grader.pipeline.dask_canary`: ``resources`` of :func:`grade_on_dask`). An
+autograded folder graded on a worker holds the notebooks only (a local run also keeps copies of
+the submitted data files there), plus the ``timestamp.txt`` and ``submission_secret.txt`` the
+batch writes after every graded submission, here as locally
+(:mod:`~course_grader.pipeline.exchange_files`), so that ``nbgrader release_feedback`` works
+after a Dask run too.
 """
 from __future__ import annotations
 
@@ -121,7 +125,7 @@ def connect(scheduler: str, timeout: float | None = None):  # -> distributed.Cli
 # -- the client's side ---------------------------------------------------------------------------
 
 
-def _regular_files(folder: Path, limit: int, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
+def regular_files(folder: Path, limit: int, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
     """``{relative posix path: bytes}`` of the regular files under ``folder`` (links never followed)."""
     found: dict[str, bytes] = {}
     todo = [PurePosixPath()]
@@ -153,10 +157,10 @@ def pack(course: Course, student: str, assignment: str, settings: Settings, db_u
         "config": course.config,
         "db_url": db_url,
         "settings": dataclasses.asdict(settings),
-        "release": _regular_files(course.release / assignment, limit),
-        "source_files": {name: data for name, data in _regular_files(source, limit, SOURCE_SKIPPED).items()
+        "release": regular_files(course.release / assignment, limit),
+        "source_files": {name: data for name, data in regular_files(source, limit, SOURCE_SKIPPED).items()
                          if not name.endswith(".ipynb")},
-        "staged": _regular_files(Path(staged), limit),
+        "staged": regular_files(Path(staged), limit),
         "problems": problems,
         "notes": notes,
         "code_hash": code_hash(),
@@ -197,13 +201,63 @@ def store_outputs(course: Course, result: Result, outputs: dict, settings: Setti
     return result
 
 
-def grade_on_dask(todo: list[tuple], client, in_flight: int | None = None) -> Iterator[dict]:
+@dataclasses.dataclass
+class ClusterLosses:
+    """The workers a run lost (died, not retired) while its tasks ran, and what that cost.
+
+    Read from the scheduler's ``remove-worker`` events newer than ``since`` (the scheduler's
+    clock): each names the worker and the tasks it was running, which the scheduler gives to
+    another worker (resubmitted) unless they already killed more than
+    ``distributed.scheduler.allowed-failures`` workers (``killed``: those fail, KilledWorker).
+    """
+
+    since: float = 0.0
+    lost: dict[str, int] = dataclasses.field(default_factory=dict)  # worker -> grading tasks it was running
+    killed: int = 0
+
+    @classmethod
+    def start(cls, client) -> "ClusterLosses":  # noqa: ANN001 - a distributed.Client
+        return cls(since=max((stamp for stamp, _ in client.get_events("all")), default=0.0))
+
+    def collect(self, client) -> None:  # noqa: ANN001
+        for stamp, event in client.get_events("all"):
+            if (stamp > self.since and isinstance(event, dict) and event.get("action") == "remove-worker"
+                    and not event.get("expected")):
+                ours = [key for key in event.get("processing-tasks", ()) if str(key).startswith(TASK_PREFIX)]
+                self.lost[str(event.get("worker"))] = self.lost.get(str(event.get("worker")), 0) + len(ours)
+
+    @property
+    def resubmitted(self) -> int:
+        """Tasks given to another worker (a task's last death, when the scheduler gave up, is not)."""
+        return max(0, sum(self.lost.values()) - self.killed)
+
+    def summary(self) -> str:
+        """``1 Dask worker lost (tcp://...), 3 tasks resubmitted; grades unaffected`` ('' when none)."""
+        if not self.lost:
+            return ""
+        workers, tasks = len(self.lost), self.resubmitted
+        text = (f"{workers} Dask worker{'s' if workers != 1 else ''} lost ({', '.join(sorted(self.lost))}), "
+                f"{tasks} task{'s' if tasks != 1 else ''} resubmitted; ")
+        if not self.killed:
+            return text + "grades unaffected"
+        return text + (f"{self.killed} submission(s) failed: every worker that ran them died (KilledWorker); "
+                       "the others' grades unaffected")
+
+
+#: the key of every grading task starts with it
+TASK_PREFIX = "grade-"
+
+
+def grade_on_dask(todo: list[tuple], client, in_flight: int | None = None, resources: dict | None = None,
+                  losses: ClusterLosses | None = None) -> Iterator[dict]:
     """Grade ``todo`` (``(course, student, assignment, settings, db_url)`` jobs) on a Dask cluster.
 
     Yields result dicts as the tasks finish, their outputs already written into the course
     folder. Submissions are staged just before their task is submitted, at most ``in_flight``
     at a time (default: twice the cluster's threads, at least 4), so that the scheduler never
-    holds the whole course in memory.
+    holds the whole course in memory. ``resources``: what each task needs of a worker (the
+    canary's resource: only workers that passed it, :mod:`~course_grader.pipeline.dask_canary`).
+    ``losses``, when given, learns the workers lost and the tasks resubmitted meanwhile.
     """
     from distributed import KilledWorker, as_completed
 
@@ -226,8 +280,8 @@ def grade_on_dask(todo: list[tuple], client, in_flight: int | None = None) -> It
         except Exception as error:  # one submission's folder never stops the others
             return Result(student, assignment, "failed", f"could not stage the submission: {error!r}")
         try:
-            future = client.submit(grade_task, payload, key=f"grade-{student}-{assignment}-{uuid.uuid4().hex}",
-                                   pure=False, retries=0)
+            future = client.submit(grade_task, payload, key=f"{TASK_PREFIX}{student}-{assignment}-{uuid.uuid4().hex}",
+                                   pure=False, retries=0, resources=resources)
         except Exception as error:  # e.g. the scheduler went away
             return Result(student, assignment, "failed", f"could not submit the grading task: {error!r}")
         jobs[future] = (job, payload["notes"])
@@ -248,6 +302,8 @@ def grade_on_dask(todo: list[tuple], client, in_flight: int | None = None) -> It
             result = Result(**{**outputs["result"], "student": student, "assignment": assignment})
         except KilledWorker:  # the scheduler gave up after more than allowed-failures deaths
             outputs = {}
+            if losses is not None:
+                losses.killed += 1
             result = Result(student, assignment, "failed",
                             "grading task failed on the cluster: every Dask worker that ran it died (killed, "
                             "out of memory or crashed) until the scheduler gave up (KilledWorker)", notes=list(notes))
@@ -263,6 +319,8 @@ def grade_on_dask(todo: list[tuple], client, in_flight: int | None = None) -> It
             result.status = "failed"
             result.reason = f"could not write the outputs into the course folder: {error!r}"
         yield result.to_dict()
+    if losses is not None:
+        losses.collect(client)
 
 
 # -- the worker's side ---------------------------------------------------------------------------
@@ -295,7 +353,7 @@ def _relative(name: str) -> PurePosixPath:
     return path
 
 
-def _unpack(files: dict[str, bytes], folder: Path) -> None:
+def unpack(files: dict[str, bytes], folder: Path) -> None:
     safefs.fresh_dir(folder)
     for name, data in files.items():
         target = folder / _relative(name)
@@ -356,9 +414,9 @@ def grade_task(payload: dict) -> dict:
     try:
         course = Course(root=root, source=root / "source", db_url=payload["db_url"],
                         course_id=payload["course_id"], config=payload["config"])
-        _unpack(payload["release"], course.release / assignment)
-        _unpack(payload["source_files"], course.source / assignment)
-        _unpack(payload["staged"], course.staging / student / assignment)
+        unpack(payload["release"], course.release / assignment)
+        unpack(payload["source_files"], course.source / assignment)
+        unpack(payload["staged"], course.staging / student / assignment)
         result = grade_staged(course, student, assignment, settings, payload["db_url"],
                               dict(payload["problems"]), list(payload["notes"]), start=start)
         limit = (settings.max_notebook_mb + settings.max_output_mb) * 2**20 + OUTPUT_SLACK

@@ -9,17 +9,20 @@ feedback of the cluster's run must be in the course folder. The sandbox is used 
 """
 from __future__ import annotations
 
+import copy
 import csv
+import re
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+import autograding_probe as probe
 from course_grader.pipeline import isolation, dask_cluster, scratch
 from course_grader.pipeline.course import Course
-from course_grader.pipeline.batch import ConfigurationError, grade_course
+from course_grader.pipeline.batch import BatchReport, ConfigurationError, grade_course
+from course_grader.pipeline.canary import CanaryFailed
 from course_grader.pipeline.submission import Result, Settings
 
 IMPLEMENTATIONS = Path(__file__).resolve().parents[1] / "fixtures" / "implementations"
@@ -149,11 +152,95 @@ def test_a_task_that_raises_or_kills_its_workers_fails_only_its_submission(clust
     monkeypatch.setattr(dask_cluster, "pack", pack)
     todo = [(course, student, ASSIGNMENT, SETTINGS, "postgresql://unused") for student in payloads]
     with Client(cluster.scheduler_address, set_as_default=False) as client:
-        results = {r["student"]: r for r in dask_cluster.grade_on_dask(todo, client)}
+        losses = dask_cluster.ClusterLosses.start(client)
+        results = {r["student"]: r for r in dask_cluster.grade_on_dask(todo, client, losses=losses)}
     assert {s: r["status"] for s, r in results.items()} == {
         "raises": "failed", "kills": "failed", "unstaged": "missing_notebook"}
     assert "grading task failed on the cluster: KeyError" in results["raises"]["reason"]
     assert "KilledWorker" in results["kills"]["reason"] and "died" in results["kills"]["reason"]
+    # the run says which workers it lost: the poisoned task killed one more than allowed-failures (3)
+    assert losses.killed == 1 and sum(losses.lost.values()) >= 4, losses
+    assert re.fullmatch(r"\d+ Dask workers? lost \((tcp://[^,]+(, )?)+\), (\d+) tasks? resubmitted; 1 submission\(s\) "
+                        r"failed: every worker that ran them died \(KilledWorker\); the others' grades unaffected",
+                        losses.summary()), losses.summary()
+    assert losses.resubmitted == sum(losses.lost.values()) - 1
+
+
+def test_the_run_summary_names_the_lost_workers():
+    from course_grader.pipeline import cli
+
+    losses = dask_cluster.ClusterLosses(lost={"tcp://10.0.0.7:40211": 3})
+    assert losses.summary() == "1 Dask worker lost (tcp://10.0.0.7:40211), 3 tasks resubmitted; grades unaffected"
+    report = BatchReport(results=[Result("s1", ASSIGNMENT, "graded")], regraded=[("s1", ASSIGNMENT)],
+                         cluster_losses=losses.summary())
+    assert cli.run_summary(report) == ("1 graded, 0 unchanged (skipped); 1 Dask worker lost (tcp://10.0.0.7:40211), "
+                                       "3 tasks resubmitted; grades unaffected")
+    assert dask_cluster.ClusterLosses().summary() == ""
+
+
+#: read by the probe's setup cell on the worker: the reference's double() returns FACTOR * x
+FACTOR = "COURSE_TEST_DOUBLE_FACTOR"
+
+
+def _set_variable(name: str, value: str | None) -> None:
+    """Run on a worker (client.run): change its environment, which the kernels it starts inherit."""
+    import os
+
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def _executed(dask_worker=None) -> int:
+    return dask_worker.state.executed_count
+
+
+def _probe_course(root: Path, db_url: str) -> Course:
+    """The probe assignment, whose reference gets full marks only where FACTOR is unset (or 2)."""
+    source = root / "source"
+    probe.write_source(source)
+    path = source / probe.ASSIGNMENT / f"{probe.NOTEBOOK}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].source = f"import os\nFACTOR = int(os.environ.get({FACTOR!r}, '2'))"
+    nb.cells[2].source = nb.cells[2].source.replace("return 2 * x", "return FACTOR * x")
+    nbformat.write(nb, path)
+    (root / "submitted").mkdir()
+    return Course(root=root.resolve(), source=source.resolve(), db_url=db_url)
+
+
+def test_a_worker_failing_its_canary_gets_no_task_and_is_named(postgres_database, cluster, tmp_path):
+    from distributed import Client
+
+    course = _probe_course(tmp_path / "course", postgres_database("dask_canary"))
+    filled = scratch.source_notebook(course, probe.ASSIGNMENT, probe.NOTEBOOK)
+    blank = copy.deepcopy(filled)
+    for cell in blank.cells[2], blank.cells[5]:  # the solution cells, as the student version has them
+        cell.source = cell.source.split("\n", 1)[0] + "\n    raise NotImplementedError()"
+    students = {"honest": filled, "blank": blank}
+    for student, nb in students.items():
+        scratch.submit(course, student, probe.ASSIGNMENT, nb, f"{probe.NOTEBOOK}.ipynb")
+    address = cluster.scheduler_address
+    with Client(address, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=120)  # an earlier test's killed workers are restarted
+        broken, healthy = sorted(client.scheduler_info()["workers"])
+        client.run(_set_variable, FACTOR, "3", workers=[broken])
+        try:
+            before = client.run(_executed)
+            lines: list[str] = []
+            report = grade_course(course, probe.SETTINGS, scheduler=address, canary=True, log=lines.append)
+            ran = {worker: count - before[worker] for worker, count in client.run(_executed).items()}
+        finally:
+            client.run(_set_variable, FACTOR, None)
+    assert ran == {broken: 0, healthy: len(students)}, ran
+    assert set(report.excluded_workers) == {broken}
+    why = "\n".join(report.excluded_workers[broken])
+    assert "probe: the reference solution should get full marks, got status graded, score 3" in why, why
+    assert "double(2) should be 4" in why
+    assert any(broken in line and "get no submission" in line for line in lines), lines
+    rows = {row["student_id"]: row for row in _grades(course)}
+    assert {s: (r["status"], float(r["score"]), float(r["max_score"])) for s, r in rows.items()} == {
+        "honest": ("graded", 5.0, 5.0), "blank": ("graded", 0.0, 5.0)}, rows
 
 
 def test_a_sqlite_gradebook_is_refused_with_a_scheduler(tmp_path):
@@ -234,3 +321,38 @@ def test_only_the_assignment_s_notebooks_and_pages_are_written_back(tmp_path):
     assert sorted(p.name for p in (course.feedback / "s1" / ASSIGNMENT).iterdir()) == ["gradient_descent.html"]
     assert not outside.exists()
     assert "outputs not written" in result.reason and "evil.ipynb" in result.reason
+
+
+class _ClusterOfBrokenWorkers:
+    """Stands for a ``distributed.Client`` whose every worker fails its canary."""
+
+    def __init__(self):
+        self.plugins: list[str] = []
+
+    def register_plugin(self, plugin, name):
+        self.plugins.append(name)
+
+    def run(self, function, *args, on_error="raise"):
+        return {f"tcp://10.0.0.{n}:4000": (False, [f"probe: the reference solution should get full marks ({n})"])
+                for n in (7, 8)}
+
+    def get_events(self, topic):
+        return ()
+
+    def unregister_worker_plugin(self, name):
+        self.plugins.remove(name)
+
+
+def test_no_worker_passing_its_canary_stops_the_run_before_anything_is_written(tmp_path):
+    from course_grader.pipeline import batch
+
+    probe.write_source(tmp_path / "source")
+    course = scratch.new_course(tmp_path / "course", tmp_path / "source")
+    scratch.submit(course, "alice", probe.ASSIGNMENT, probe.source_notebook(), f"{probe.NOTEBOOK}.ipynb")
+    client = _ClusterOfBrokenWorkers()
+    with pytest.raises(CanaryFailed, match="no Dask worker can grade correctly") as failed:
+        batch._grade_course(course, probe.SETTINGS, 2, False, lambda _: None, client, canary=True)
+    assert "tcp://10.0.0.7:4000:\n    probe: the reference solution should get full marks (7)" in str(failed.value)
+    assert "tcp://10.0.0.8:4000" in str(failed.value)
+    assert client.plugins == []  # the run's plugin is gone from the workers
+    assert not course.grades_csv.exists() and not (course.root / "gradebook.db").exists()
