@@ -4,6 +4,10 @@ The autograder re-runs `check("<id>", <Class>)` calls in a process that student 
 never runs in (docs/architecture.md). A graded cell that decides with plain asserts
 in the student's kernel could be faked by patching those asserts, so visible tests
 carry no points and each hidden cell holds exactly one check call.
+
+The points themselves are the course's, read from solutions/ by
+course_grader.pipeline.points (the one place a check's points are set, docs/instructors.md,
+Customising the course); docs/instructors.md's table of them is checked in tests/term.
 """
 from __future__ import annotations
 
@@ -13,12 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from course_grader.judge.trusted import find_checks
+from course_grader.pipeline.points import course_points
 from course_grader.pipeline.scratch import defined_classes
 from course_lib.checks.chapters import REGISTRY
-from course_grader.judge.trusted import find_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(ROOT.glob("solutions/*/*.ipynb"))
+POINTS = course_points(ROOT / "solutions")
 
 
 def _graded(path: Path):
@@ -30,7 +36,7 @@ def _graded(path: Path):
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
 def test_points_come_only_from_judged_checks(path):
-    total = 0
+    judged = 0
     for source, meta in _graded(path):
         calls = find_checks(source)
         if meta["points"]:
@@ -38,8 +44,11 @@ def test_points_come_only_from_judged_checks(path):
             assert "BEGIN HIDDEN TESTS" in source, f"{meta['grade_id']}: graded checks are hidden"
             check_id, class_name = calls[0]
             assert REGISTRY[check_id].class_name == class_name
-        total += meta["points"]
-    assert total == 10, f"each chapter is worth 10 points, {path.parent.name} awards {total}"
+            judged += meta["points"]
+    course = POINTS[path.parent.name]
+    assert course.notebook == path.name and course.total > 0, f"{path.parent.name} awards no points"
+    assert judged == course.total, f"{path.parent.name}: {course.total} points, {judged} of them from checks"
+    assert all(cell.points >= 0 for cell in course.cells), f"{path.parent.name}: negative points"
 
 
 def _solution_sources(path: Path) -> list[str]:
