@@ -40,7 +40,7 @@ TERM = [
      " --from ~/Downloads/moodle.zip --times ~/Downloads/moodle-times.csv --roster graders/roster-moodle.csv"),
     ".venv/bin/python -m course_grader",
     ".venv/bin/python -m course_grader.term deadlines",
-    "cd graders && ../.venv/bin/nbgrader release_feedback 01_gradient_descent",
+    "cd graders && ../.venv/bin/nbgrader release_feedback 01_gradient_descent && cd ..",
     ".venv/bin/python -m course_grader.term release --to feedback-out --zip",
     ".venv/bin/python -m course_grader.term export --format canvas",
     ".venv/bin/python -m course_grader.term export --format moodle --roster graders/roster-moodle.csv",
