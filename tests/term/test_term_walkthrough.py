@@ -226,6 +226,8 @@ def test_a_term(tmp_path):
     _run(release_feedback, tmp, env)
     released = sorted((tmp / "exchange" / "optim-course" / "feedback").iterdir())
     assert len(released) == 6 and all(p.suffix == ".html" for p in released)
+    pages = sorted(page.read_bytes() for page in (graders / "feedback").glob(f"*/{ASSIGNMENT}/{NOTEBOOK}.html"))
+    assert sorted(page.read_bytes() for page in released) == pages
     _run(release, tmp, env)
     zips = sorted((tmp / "feedback-out").iterdir())
     assert [p.name for p in zips] == [f"{s}.zip" for s in sorted(["ada", "george", "marie", "leo", "paul", "carl"])]
