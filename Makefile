@@ -11,7 +11,7 @@ REQS := requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 JUPYTER_ENV := JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter/config JUPYTER_DATA_DIR=$(CURDIR)/.jupyter/data
 
-.PHONY: FORCE setup check-python lab test test-fast student student-build autograde grade-demo bench lock clean help
+.PHONY: FORCE setup check-python lab test test-fast student student-build autograde grade-demo report similarity bench lock clean help
 
 help:
 	@echo "make setup       create .venv and install the pinned environment"
@@ -21,6 +21,8 @@ help:
 	@echo "make student-build OUT=DIR  what students of a graded class get: no reference, no oracle"
 	@echo "make autograde   grade everything under graders/submitted (instructors)"
 	@echo "make grade-demo  grade bundled example submissions in a scratch course"
+	@echo "make report      write the class report under graders/reports (instructors)"
+	@echo "make similarity  write the code-similarity report under graders/reports (instructors)"
 	@echo "make bench       run the benchmarks and print their figures"
 
 setup: $(STAMP)
@@ -75,6 +77,12 @@ autograde: $(STAMP)
 
 grade-demo: $(STAMP)
 	$(BIN)/python -m course_grader.pipeline.demo
+
+report: $(STAMP)
+	$(BIN)/python -m course_grader.term report $(ARGS)
+
+similarity: $(STAMP)
+	$(BIN)/python -m course_grader.term similarity $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -103,11 +103,11 @@ class RemoteSubject(Subject):
                          calls=protocol.encode([[list(a), list(k.items())] for a, k in calls]),
                          attributes=protocol.encode(list(attributes)))
 
-    def attempt(self, kind, *args, params=None, dtype="float64", exception="ValueError", **kwargs):
+    def attempt(self, kind, *args, params=None, dtype="float64", exception="ValueError", objects=None, **kwargs):
         outcome = self._ask("attempt", kind=str(kind), name=self.class_name, dtype=dtype,
                             params=protocol.encode(params if params is None else list(params)),
                             args=protocol.encode(list(args)), kwargs=protocol.encode(list(kwargs.items())),
-                            exception=str(exception))
+                            exception=str(exception), objects=protocol.encode([list(o) for o in objects or []]))
         if type(outcome) is not dict or type(outcome.get("raised")) is not bool:
             raise protocol.WorkerStopped("unreadable answer to attempt")
         return {"raised": outcome["raised"], "matches": outcome.get("matches") is True,

@@ -225,9 +225,10 @@ class Server:
                                         dict(decode(message["kwargs"])), list(decode(message["closed_forms"])))
         if op == "attempt":
             params = decode(message["params"])
+            objects = list(decode(message["objects"])) if "objects" in message else []
             return self.instances.attempt(str(message["kind"]), str(message["name"]), params,
                                           str(message["dtype"]), list(decode(message["args"])),
-                                          dict(decode(message["kwargs"])), str(message["exception"]))
+                                          dict(decode(message["kwargs"])), str(message["exception"]), objects)
         if op == "make":
             return self.instances.make(str(message["kind"]), dict(decode(message["spec"])))
         if op == "call_with":

@@ -48,7 +48,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
 
-from course_grader.pipeline import isolation
+from course_grader.pipeline import check_outcomes, isolation
 from course_grader.sandbox import safefs
 from course_grader.pipeline.feedback_html import clean_html
 
@@ -459,9 +459,11 @@ class IsolatedVerdict(NbGraderPreprocessor):
                 for cell in cells:
                     if not has_error(cell):
                         cell.outputs = [error_output(TIME_BUDGET_ERROR, over_budget)]
+                    _record(cell, {}, _kernel_error(cell) or over_budget)
                 return nb, resources
         disagreements = []
         for cell in cells:
+            _record(cell, verdicts, _kernel_error(cell) or judge_error)
             if has_error(cell):
                 continue  # the kernel already failed it (0 points); the student sees that message
             kernel_ran_checks = not _deferred(cell)
@@ -472,7 +474,7 @@ class IsolatedVerdict(NbGraderPreprocessor):
                     message = judge_error or (verdict.message if verdict else f"no verdict for {check_id}")
                     cell.outputs = [error_output("IsolatedCheckFailed", message)]
                     if kernel_ran_checks:  # the kernel said yes, the judge no: worth a line in the report
-                        cell.metadata["course_autograde"] = {"kernel_passed": True}
+                        cell.metadata.setdefault("course_autograde", {})["kernel_passed"] = True
                         disagreements.append(check_id)
                     break
                 passed.append(check_id)
@@ -481,6 +483,27 @@ class IsolatedVerdict(NbGraderPreprocessor):
                                              text="".join(f"✓ {check_id}: passed\n" for check_id in passed))]
         resources.setdefault("autograding", {})["isolated_failed"] = disagreements
         return nb, resources
+
+
+def _kernel_error(cell: NotebookNode) -> str | None:
+    """``"<error name>: <value>"`` of the first error the cell's kernel run raised, or None."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return f"{output.get('ename', '')}: {output.get('evalue', '')}"
+    return None
+
+
+def _record(cell: NotebookNode, verdicts: dict, error: str | None) -> None:
+    """Record every check of ``cell`` (:mod:`~course_grader.pipeline.check_outcomes`): the judge's
+    verdict, or ``error`` (the kernel's, the judge's, the time budget's) which fails them all."""
+    outcomes = []
+    for check_id, _ in isolation.find_checks(cell.source):
+        verdict = verdicts.get(check_id)
+        if error is not None or verdict is None:
+            outcomes.append(check_outcomes.from_message(check_id, False, error or f"no verdict for {check_id}"))
+        else:
+            outcomes.append(check_outcomes.from_message(check_id, verdict.passed, verdict.message))
+    check_outcomes.record(cell, outcomes)
 
 
 def _deferred(cell: NotebookNode) -> bool:

@@ -213,10 +213,10 @@ class Instances:
         return answers
 
     def attempt(self, kind: str, name: str, params: list | None, dtype: str, args: list, kwargs: dict,
-                exception: str) -> dict:
+                exception: str, objects: list | None = None) -> dict:
         """Call the constructor (``kind="new"``: ``cls([tensors...], **kwargs)``, or ``cls(**kwargs)``
-        without ``params``) or the graded function (``kind="function"``: ``function(*args, **kwargs)``)
-        expecting it may raise; whatever it returns is dropped.
+        without ``params``) or the graded function (``kind="function"``: ``function(*args, **kwargs)``, with
+        built objects placed as in :meth:`call_with`) expecting it may raise; whatever it returns is dropped.
 
         Returns plain data: ``{"raised": bool, "matches": bool, "type": str, "message": str, "where": str}``,
         ``matches`` telling whether what was raised is the built-in exception ``exception`` or a subclass.
@@ -242,7 +242,12 @@ class Instances:
                 return _Shown(f"<list of {len(value)} values>")
             return value
 
-        what = _signature(name, tuple(shown(a) for a in args), {k: shown(v) for k, v in kwargs.items()})
+        shown_args, shown_kwargs = [shown(a) for a in args], {k: shown(v) for k, v in kwargs.items()}
+        if objects:
+            if kind != "function":
+                raise ValueError("built objects go to a graded function only")
+            self._place_objects(objects, arguments, keywords, shown_args, shown_kwargs)
+        what = _signature(name, tuple(shown_args), shown_kwargs)
         try:
             _call_student(what, lambda: target(*arguments, **keywords), self._catch)
         except StudentCodeError as error:
@@ -264,6 +269,18 @@ class Instances:
         function = self._resolve_function(name)
         arguments, keywords = [to_student(a) for a in args], {k: to_student(v) for k, v in kwargs.items()}
         shown_args, shown_kwargs = list(args), dict(kwargs)
+        self._place_objects(objects, arguments, keywords, shown_args, shown_kwargs)
+        what = _signature(name, tuple(shown_args), shown_kwargs)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny models: one thread is the fastest, and no waiting on busy cores
+        try:
+            return to_plain(_call_student(what, lambda: function(*arguments, **keywords), self._catch))
+        finally:
+            torch.set_num_threads(threads)
+
+    def _place_objects(self, objects: list, arguments: list, keywords: dict, shown_args: list,
+                       shown_kwargs: dict) -> None:
+        """Put each built object (``[key, handle]``: a position or a keyword) into the call's arguments."""
         for key, handle in objects:
             obj = self._object(handle)
             shown = _Shown(f"<{type(obj).__name__}>")
@@ -273,13 +290,6 @@ class Instances:
                 keywords[key], shown_kwargs[key] = obj, shown
             else:
                 raise ValueError(f"bad object position {key!r}")
-        what = _signature(name, tuple(shown_args), shown_kwargs)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # tiny models: one thread is the fastest, and no waiting on busy cores
-        try:
-            return to_plain(_call_student(what, lambda: function(*arguments, **keywords), self._catch))
-        finally:
-            torch.set_num_threads(threads)
 
     def snapshot(self, handle: int) -> list:
         """A built object as plain data (:func:`course_lib.checks.builders.snapshot`)."""
@@ -396,9 +406,10 @@ class Subject:
         raise NotImplementedError
 
     def attempt(self, kind: str, *args: Any, params: list[np.ndarray] | None = None, dtype: str = "float64",
-                exception: str = "ValueError", **kwargs: Any) -> dict:
-        """Call the constructor (``kind="new"``) or the graded function (``kind="function"``) where an
-        exception is a possible answer; what happened as plain data (see :meth:`Instances.attempt`)."""
+                exception: str = "ValueError", objects: list | None = None, **kwargs: Any) -> dict:
+        """Call the constructor (``kind="new"``) or the graded function (``kind="function"``, built
+        ``objects`` placed as in :meth:`call_with`) where an exception is a possible answer; what happened
+        as plain data (see :meth:`Instances.attempt`)."""
         raise NotImplementedError
 
     def _attempted(self, outcome: dict) -> dict:
@@ -408,11 +419,11 @@ class Subject:
 
     def expect_error(self, kind: str, *args: Any, params: list[np.ndarray] | None = None, dtype: str = "float64",
                      exception: str = "ValueError", names: tuple[str, ...] = (), rule: str = "",
-                     hint: str | None = None, **kwargs: Any) -> None:
+                     hint: str | None = None, objects: list | None = None, **kwargs: Any) -> None:
         """Fail unless the call raises ``exception`` (a subclass counts) whose message names every one of
         ``names``; ``rule`` says in words what the arguments break (e.g. ``"alpha must be in [0, 1)"``)."""
         outcome = self._attempted(self.attempt(kind, *args, params=params, dtype=dtype, exception=exception,
-                                               **kwargs))
+                                               objects=objects, **kwargs))
         call, rule_line = outcome["call"], [f"the rule: {rule}"] if rule else []
         hint = hint or (f"check the arguments before anything else and raise {exception} with a message that "
                         f"names the argument, its value and what is allowed, e.g. "
@@ -429,9 +440,10 @@ class Subject:
                             [f"your message: {outcome['message']!r}"] + rule_line, hint)
 
     def expect_no_error(self, kind: str, *args: Any, params: list[np.ndarray] | None = None,
-                        dtype: str = "float64", rule: str = "", hint: str | None = None, **kwargs: Any) -> None:
+                        dtype: str = "float64", rule: str = "", hint: str | None = None, objects: list | None = None,
+                        **kwargs: Any) -> None:
         """Fail if the call raises anything (an argument at the edge of what is allowed)."""
-        outcome = self._attempted(self.attempt(kind, *args, params=params, dtype=dtype, **kwargs))
+        outcome = self._attempted(self.attempt(kind, *args, params=params, dtype=dtype, objects=objects, **kwargs))
         if outcome["raised"]:
             details = [f"your code raised {outcome['type']}: {outcome['message']}"]
             details += [outcome["where"]] if outcome["where"] else []
@@ -496,9 +508,9 @@ class LocalSubject(Subject):
     def make(self, kind, **spec):
         return self._instances.make(kind, spec)
 
-    def attempt(self, kind, *args, params=None, dtype="float64", exception="ValueError", **kwargs):
+    def attempt(self, kind, *args, params=None, dtype="float64", exception="ValueError", objects=None, **kwargs):
         return self._instances.attempt(kind, self.class_name, None if params is None else list(params), dtype,
-                                       list(args), kwargs, exception)
+                                       list(args), kwargs, exception, [list(o) for o in objects or []])
 
     def call_with(self, *args, objects=None, **kwargs):
         return self._run(lambda: self._instances.call_with(self.class_name, list(args), kwargs,

@@ -99,7 +99,7 @@ def test_markup_points_and_hidden_checks() -> None:
     for check_id, unit in CHECK_IDS:
         assert f'check("{check_id}", {unit})' in visible, f"no visible self-check runs {check_id}"
     text = "\n".join(c.source for c, _ in cells if c.cell_type == "markdown")
-    for heading in ("In practice", "Summary", "Going further", "Exercise"):
+    for heading in ("In practice", "Summary", "Going further", "Your turn"):
         assert heading in text
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = ("setup", "lab", "test", "student", "autograde", "grade-demo", "bench")
+TARGETS = ("setup", "lab", "test", "student", "autograde", "grade-demo", "report", "similarity", "bench")
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -158,6 +158,20 @@ HINTS = [
     ("10_training_loop/fit/wrong_last_group_unclipped", "training_loop.fit_settings",
      "the last group may be shorter, and is clipped too"),
     ("10_training_loop/fit/wrong_last_epoch_weights", "training_loop.fit_defaults", "load it back before returning"),
+    ("01_gradient_descent/wrong_default_lr_torch", "gradient_descent.vanilla", "lr=0.01, momentum=0.0"),
+    ("02_adam/wrong_default_eps_keras", "adam.matches_torch", "Keras uses eps=1e-7"),
+    ("03_lr_schedules/wrong_default_gamma_steplr", "schedules.step_decay", "step_decay(decay_rate=0.5"),
+    ("05_gradient_clipping/wrong_norm_stack_no_grad", "clipping.grad_norm", "raised RuntimeError"),
+    ("05_gradient_clipping/wrong_min_scale_zero_norm", "clipping.clip_by_norm", "raised ZeroDivisionError"),
+    ("05_gradient_clipping/wrong_clip_norm_none_unchecked", "clipping.clip_by_norm", "defaults='all'"),
+    ("05_gradient_clipping/wrong_clip_value_none_unchecked", "clipping.clip_by_value", "defaults='all'"),
+    ("06_optimizer_zoo/wrong_lamb_no_validation", "lamb.matches_paper", "returned without raising ValueError"),
+    ("06_optimizer_zoo/wrong_lamb_default_eps_adam", "lamb.matches_paper", "not Adam's 1e-8"),
+    ("06_optimizer_zoo/wrong_lamb_zero_r_nan", "lamb.trust_ratio_edges", "not ‖p‖/0"),
+    ("09_loss_landscapes/loss_along_line/wrong_no_argument_checks", "landscapes.line_values",
+     "returned without raising ValueError"),
+    ("09_loss_landscapes/loss_surface/wrong_assert_arguments", "landscapes.surface_values",
+     "raised AssertionError instead of ValueError"),
 ]
 
 

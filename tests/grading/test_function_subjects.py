@@ -2,6 +2,7 @@
 given trusted closed-form schedules, and reported clearly when missing or of the wrong kind."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from course_lib.checks import CheckFailed, check
@@ -132,3 +133,34 @@ def test_expect_error_fails_clearly(args, kwargs, names, message) -> None:
     subject.expect_no_error("function", 1.0)
     with pytest.raises(CheckFailed, match="but these arguments are allowed"):
         subject.expect_no_error("function", -1.0)
+
+
+def test_worker_attempt_places_built_objects_and_refuses_them_for_a_constructor() -> None:
+    """A graded function that takes a model (a built object) can be attempted: the object goes where ``objects``
+    says, the call shows its type, and a constructor never receives one."""
+    from course_grader.judge import protocol
+    from course_grader.judge.worker import Server
+
+    namespace: dict = {}
+    exec("def sizes(model, start):\n"
+         "    if len(start) != len(list(model.parameters())):\n"
+         "        raise ValueError(f'start must have one tensor per parameter, got {len(start)}')\n"
+         "    return len(start)\n", namespace)
+    server = Server(namespace)
+    model = server.handle({"op": "make", "kind": "mlp", "spec": protocol.encode(list(
+        {"sizes": [2, 3, 1], "dtype": "float64", "batch_norm": False, "train": False,
+         "weights": [np.zeros((3, 2)), np.zeros(3), np.zeros((1, 3)), np.zeros(1)]}.items()))})
+    assert model["ok"] is True, model
+
+    def attempt(start, kind="function"):
+        return server.handle({"op": "attempt", "kind": kind, "name": "sizes", "dtype": "float64",
+                              "params": protocol.encode(None), "args": protocol.encode([None, start]),
+                              "kwargs": protocol.encode([]), "exception": "ValueError",
+                              "objects": protocol.encode([[0, protocol.decode(model["value"])]])})
+
+    refused = protocol.decode(attempt([np.zeros(1)])["value"])
+    assert refused["raised"] and refused["matches"] and "start must have one tensor" in refused["message"]
+    assert refused["call"].startswith("sizes(<Sequential>")
+    accepted = protocol.decode(attempt([np.zeros(1)] * 4)["value"])
+    assert not accepted["raised"]
+    assert attempt([np.zeros(1)], kind="new")["ok"] is False

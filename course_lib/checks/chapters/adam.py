@@ -42,6 +42,8 @@ HINT_EPS = "eps goes outside the square root: m_hat / (sqrt(v_hat) + eps)"
 HINT_SHARED_T = ("t counts step() calls: increment it once per step(), before the loop over "
                  "parameters, and use the same t for every parameter; a parameter whose .grad is None "
                  "is skipped (its m, v and values stay as they are)")
+HINT_DEFAULTS = ("keep the defaults of the signature given in the task: lr=0.001, betas=(0.9, 0.999), eps=1e-8 "
+                 "(torch.optim.Adam's; Keras uses eps=1e-7), which matter when the gradients are tiny")
 HINT_MANY = ("m and v must persist across step() calls (one pair per parameter) and t must keep "
              "growing: the bias corrections use β₁ᵗ and β₂ᵗ with the current t")
 
@@ -92,10 +94,17 @@ class _ClosedFormAdam:
 
 def _adam_run(subject: Subject, rng: np.random.Generator, oracle_class: type, *, lr: float,
               betas: tuple, eps: float, dtype: str, shapes: list[tuple], steps: int, hint: str,
-              grad_scale: float = 1.0, has_grad: Callable[[int, int], bool] | None = None) -> None:
-    subject.trace.begin(steps=steps, lr=lr, betas=betas, eps=eps, dtype=dtype, shapes=shapes)
+              grad_scale: float = 1.0, has_grad: Callable[[int, int], bool] | None = None,
+              defaults: bool = False) -> None:
+    """``defaults``: the student's class is built with no hyperparameter (``lr``, ``betas`` and ``eps`` are
+    then the signature's defaults, which the oracle is given)."""
+    hyper = dict(lr=lr, betas=betas, eps=eps)
+    subject.trace.begin(steps=steps, **({"defaults": "all", "gradient_scale": grad_scale} if defaults else hyper),
+                        dtype=dtype, shapes=shapes)
     initial = random_arrays(rng, shapes, dtype)
-    handle = subject.new(initial, dtype=dtype, lr=lr, betas=betas, eps=eps)
+    handle = subject.new(initial, dtype=dtype) if defaults else subject.new(initial, dtype=dtype, **hyper)
+    if defaults:
+        hint = HINT_DEFAULTS + "; " + hint
     oracle = oracle_class(initial, lr, betas, eps)
     previous = [a.astype(np.float64) for a in initial]
     for step in range(1, steps + 1):
@@ -135,6 +144,8 @@ MATCHES = [
     dict(lr=0.05, betas=(0.5, 0.6), eps=1e-6, dtype="float32", shapes=[(3, 3)], steps=30),
     dict(lr=0.002, betas=(0.95, 0.99), eps=1e-8, dtype="float32", shapes=[(5,), (1,)], steps=30,
          grad_scale=10.0),
+    dict(lr=0.001, betas=(0.9, 0.999), eps=1e-8, dtype="float64", shapes=[(4,), (2, 3)], steps=10,
+         grad_scale=1e-6, defaults=True),
 ]
 LARGE_EPS = [
     dict(lr=0.05, betas=(0.9, 0.999), eps=0.1, dtype="float64", shapes=[(4,)], steps=20, grad_scale=0.3),
@@ -164,7 +175,8 @@ def _shared_timestep(subject: Subject) -> None:
 CHECKS = [
     CheckSpec("adam.first_step", CLASS, f"the first step matches {TORCH} at 3 settings",
               _check("adam.first_step", _TorchAdam, FIRST_STEP, HINT_FIRST)),
-    CheckSpec("adam.matches_torch", CLASS, f"matches {TORCH} over 30 steps at 3 settings (float32 and float64)",
+    CheckSpec("adam.matches_torch", CLASS, f"matches {TORCH} over 30 steps at 3 settings (float32 and float64) and with the "
+              "defaults (lr=0.001, betas=(0.9, 0.999), eps=1e-8) on tiny gradients",
               _check("adam.matches_torch", _TorchAdam, MATCHES, HINT_TORCH)),
     CheckSpec("adam.large_eps", CLASS, f"matches {TORCH} with eps = 0.1, 0.5 and 1 over 20 steps",
               _check("adam.large_eps", _TorchAdam, LARGE_EPS, HINT_EPS)),

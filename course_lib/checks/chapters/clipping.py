@@ -49,6 +49,14 @@ HINT_CLIP_VALUE = ("clamp every gradient entry in place to [−clip_value, clip_
 HINT_STEP = ("step() is given: it records compute_grad_norm() before clipping, calls clip_by_norm() then "
              "clip_by_value() and updates p ← p − lr·g; if it disagrees, one of your three methods "
              "does (the checks clipping.grad_norm, clip_by_norm and clip_by_value say which)")
+HINT_NONE = ("clip_norm=None and clip_value=None (the defaults) mean no clipping: clip_by_norm() and "
+             "clip_by_value() must then return at once and leave the gradients as they are (test "
+             "`if self.clip_norm is None: return` before comparing with it)")
+HINT_ZERO = ("all gradients zero: the norm is 0.0, which is not larger than clip_norm, so nothing is rescaled "
+             "(compare before dividing: clip_norm / norm with norm = 0 raises ZeroDivisionError)")
+HINT_NONE_AT_ALL = "with no gradient at all the global norm is 0.0 (the sum over no parameter)"
+HINT_DEFAULT_REFERENCE = ("reference_params defaults to None: step_with_constraint() with no argument is step() "
+                          "(no pull)")
 HINT_CONSTRAINT = ("clip as step() does (by norm first, then by value), then add the pull towards the "
                    "reference, g ← g + kl_penalty·(p − p_ref) (only when kl_penalty > 0 and reference_params "
                    "is given), then p ← p − lr·g")
@@ -115,7 +123,8 @@ def _expect_grads(subject: Subject, handle: int, expected: list, dtype: str, hin
 def _grad_norm(subject: Subject) -> None:
     rng = rng_for("clipping.grad_norm")
     settings = [("float64", [(3,), (2, 2)], (), 1.0), ("float32", [(4,), (3,), (2, 3)], (1,), 1.0),
-                ("float64", [(5,)], (0,), 1.0), ("float64", [(3,), (3,)], (), 10.0)]
+                ("float64", [(5,)], (0,), 1.0), ("float64", [(3,), (3,)], (), 10.0),
+                ("float32", [(4,), (2, 2)], (), 0.0)]
     for dtype, shapes, no_grad, scale in settings:
         subject.trace.begin(dtype=dtype, shapes=shapes, without_grad=list(no_grad))
         handle = subject.new(random_arrays(rng, shapes, dtype), dtype=dtype, lr=0.01)
@@ -123,14 +132,16 @@ def _grad_norm(subject: Subject) -> None:
         subject.set_grads(handle, grads)
         value = subject.call(handle, "compute_grad_norm")
         rtol, atol = PARAM_TOLERANCE[dtype]
+        hint = HINT_NONE_AT_ALL + "; " + HINT_NORM if len(no_grad) == len(shapes) else HINT_NORM
         expect_close_number(subject.trace, "compute_grad_norm()", global_norm(grads), value, rtol=rtol,
-                            atol=atol, hint=HINT_NORM, oracle="sqrt of the sum of all squared entries")
+                            atol=atol, hint=hint, oracle="sqrt of the sum of all squared entries")
 
 
 def _clip_by_norm(subject: Subject) -> None:
     rng = rng_for("clipping.clip_by_norm")
     settings = [(1.0, "float64", [(3,), (2, 2)], (), 2.0), (100.0, "float64", [(4,)], (), 1.0),
-                (0.5, "float32", [(2,), (3,), (2, 2)], (1,), 1.0), (3.0, "float32", [(5,), (1,)], (), 0.3)]
+                (0.5, "float32", [(2,), (3,), (2, 2)], (1,), 1.0), (3.0, "float32", [(5,), (1,)], (), 0.3),
+                (1.0, "float64", [(3,), (2,)], (), 0.0)]
     for clip_norm, dtype, shapes, no_grad, scale in settings:
         subject.trace.begin(clip_norm=clip_norm, dtype=dtype, shapes=shapes, without_grad=list(no_grad))
         handle = subject.new(random_arrays(rng, shapes, dtype), dtype=dtype, lr=0.01, clip_norm=clip_norm)
@@ -139,8 +150,21 @@ def _clip_by_norm(subject: Subject) -> None:
         subject.call(handle, "clip_by_norm")
         norm = global_norm(grads)
         subject.trace.setting["norm_before"] = round(norm, 6)
-        _expect_grads(subject, handle, clip_by_norm(grads, clip_norm), dtype, HINT_CLIP_NORM,
+        _expect_grads(subject, handle, clip_by_norm(grads, clip_norm), dtype,
+                      HINT_ZERO if norm == 0 else HINT_CLIP_NORM,
                       "g·clip_norm/‖g‖ when ‖g‖ > clip_norm, else g", grads, guard_slack(grads, clip_norm))
+    _unclipped_by_default(subject, rng, "clip_by_norm")
+
+
+def _unclipped_by_default(subject: Subject, rng: np.random.Generator, method: str) -> None:
+    """Built with its defaults (clip_norm = clip_value = None), ``method`` leaves large gradients alone."""
+    shapes, dtype = [(3,), (2, 2)], "float64"
+    subject.trace.begin(defaults="all", dtype=dtype, shapes=shapes)
+    handle = subject.new(random_arrays(rng, shapes, dtype), dtype=dtype)
+    grads = _grads(rng, shapes, dtype, (), 5.0)
+    subject.set_grads(handle, grads)
+    subject.call(handle, method)
+    _expect_grads(subject, handle, grads, dtype, HINT_NONE, "unchanged: no clipping when it is None", grads)
 
 
 def _clip_by_value(subject: Subject) -> None:
@@ -155,6 +179,7 @@ def _clip_by_value(subject: Subject) -> None:
         subject.call(handle, "clip_by_value")
         _expect_grads(subject, handle, clip_by_value(grads, clip_value), dtype, HINT_CLIP_VALUE,
                       "torch.nn.utils.clip_grad_value_", grads)
+    _unclipped_by_default(subject, rng, "clip_by_value")
 
 
 @oracle
@@ -184,22 +209,30 @@ def clipped_step(params: list[np.ndarray], clipped: list[np.ndarray | None], lr:
 def _run_steps(subject: Subject, rng: np.random.Generator, *, method: str, lr: float, dtype: str,
                shapes: list[tuple], steps: int, hint: str, clip_norm: float | None = None,
                clip_value: float | None = None, kl_penalty: float = 0.0, with_reference: bool = False,
-               no_grad: tuple = ()) -> None:
-    subject.trace.begin(steps=steps, lr=lr, clip_norm=clip_norm, clip_value=clip_value, kl_penalty=kl_penalty,
-                        reference_params="given" if with_reference else None, dtype=dtype, shapes=shapes)
+               no_grad: tuple = (), defaults: bool = False, zero_at: tuple = ()) -> None:
+    """``defaults``: the optimizer is built with no hyperparameter (``lr`` is then its default) and
+    ``step_with_constraint()`` called with no argument; ``zero_at``: steps whose gradients are all 0."""
+    hyper = dict(lr=lr, clip_norm=clip_norm, clip_value=clip_value, kl_penalty=kl_penalty)
+    reference_shown = "given" if with_reference else "omitted (default None)" if defaults else None
+    subject.trace.begin(steps=steps, **({"defaults": "all"} if defaults else hyper), reference_params=reference_shown,
+                        dtype=dtype, shapes=shapes, **({"zero_gradients_at_steps": list(zero_at)} if zero_at else {}))
     initial = random_arrays(rng, shapes, dtype)
     reference = random_arrays(rng, shapes, dtype) if with_reference else None
-    handle = subject.new(initial, dtype=dtype, lr=lr, clip_norm=clip_norm, clip_value=clip_value,
-                         kl_penalty=kl_penalty)
+    handle = subject.new(initial, dtype=dtype) if defaults else subject.new(initial, dtype=dtype, **hyper)
+    if defaults or zero_at:
+        hint = (HINT_DEFAULT_REFERENCE + "; " if defaults and method != "step" else "") + (
+            HINT_NONE if defaults else HINT_ZERO) + "; " + hint
     params = [a.astype(np.float64) for a in initial]
     slack = [0.0] * len(shapes)
     norms = []
     for step in range(1, steps + 1):
         subject.trace.step = step
-        grads = _grads(rng, shapes, dtype, no_grad, float(rng.choice([0.2, 1.0, 3.0])))
+        grads = _grads(rng, shapes, dtype, no_grad, 0.0 if step in zero_at else float(rng.choice([0.2, 1.0, 3.0])))
         subject.set_grads(handle, grads)
         if method == "step":
             subject.call(handle, "step")
+        elif defaults:
+            subject.call(handle, "step_with_constraint")
         else:
             subject.call(handle, "step_with_constraint", reference)
         if clip_norm is not None or clip_value is not None:
@@ -240,6 +273,8 @@ STEP = [
     dict(lr=0.1, clip_norm=2.0, clip_value=0.5, dtype="float64", shapes=[(4,), (2,), (3,)], steps=20,
          no_grad=(1,)),
     dict(lr=0.2, dtype="float64", shapes=[(3,)], steps=5),
+    dict(lr=0.1, clip_norm=1.0, clip_value=0.5, dtype="float64", shapes=[(3,), (2,)], steps=6, zero_at=(1, 4)),
+    dict(lr=0.01, defaults=True, dtype="float64", shapes=[(3,), (2, 2)], steps=5),
 ]
 CONSTRAINT = [
     dict(lr=0.1, kl_penalty=0.5, with_reference=True, dtype="float64", shapes=[(3,), (2, 2)], steps=20),
@@ -247,21 +282,29 @@ CONSTRAINT = [
          shapes=[(5,), (4,)], steps=20),
     dict(lr=0.1, kl_penalty=0.5, with_reference=False, clip_norm=1.0, dtype="float64", shapes=[(4,)], steps=10),
     dict(lr=0.1, kl_penalty=0.0, with_reference=True, clip_value=0.2, dtype="float64", shapes=[(3,)], steps=10),
+    dict(lr=0.05, kl_penalty=0.5, with_reference=True, clip_norm=1.0, dtype="float64", shapes=[(4,), (2,)],
+         steps=6, zero_at=(2,)),
+    dict(lr=0.01, defaults=True, dtype="float64", shapes=[(3,), (2, 2)], steps=5),
 ]
 
 CHECKS = [
     CheckSpec("clipping.grad_norm", CLASS,
-              "compute_grad_norm matches the global L2 norm at 4 settings (missing gradients included)",
+              "compute_grad_norm matches the global L2 norm at 5 settings (missing gradients, none at all and all-zero "
+              "gradients included)",
               _grad_norm),
     CheckSpec("clipping.clip_by_norm", CLASS,
-              "clip_by_norm rescales the gradients exactly when the global norm exceeds clip_norm",
+              "clip_by_norm rescales the gradients exactly when the global norm exceeds clip_norm (zero gradients "
+              "included); with clip_norm=None (the default) it changes nothing",
               _clip_by_norm),
     CheckSpec("clipping.clip_by_value", CLASS,
-              "clip_by_value matches torch.nn.utils.clip_grad_value_ at 3 settings", _clip_by_value),
+              "clip_by_value matches torch.nn.utils.clip_grad_value_ at 3 settings; with clip_value=None (the "
+              "default) it changes nothing", _clip_by_value),
     CheckSpec("clipping.step", CLASS,
-              "step() with your methods matches clip-then-step over 20 steps, grad_norms included",
+              "step() with your methods matches clip-then-step over 20 steps, grad_norms included, also with the "
+              "defaults and on all-zero gradients",
               _steps_check("clipping.step", "step", STEP, HINT_STEP)),
     CheckSpec("clipping.step_with_constraint", CLASS,
-              "step_with_constraint matches clip, pull towards the reference, step at 4 settings",
+              "step_with_constraint matches clip, pull towards the reference, step at 6 settings (all-zero "
+              "gradients, the defaults and no reference argument included)",
               _steps_check("clipping.step_with_constraint", "step_with_constraint", CONSTRAINT, HINT_CONSTRAINT)),
 ]

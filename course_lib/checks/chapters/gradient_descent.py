@@ -33,6 +33,8 @@ HINT_MOMENTUM = ("heavy ball keeps one velocity per parameter that persists acro
                  "v ← momentum·v + g (no (1 − momentum) factor on g), then p ← p − lr·v")
 HINT_NESTEROV = ("Nesterov first updates v ← momentum·v + g, then steps with p ← p − lr·(g + momentum·v) "
                  "(the new v), not with v alone as heavy ball does")
+HINT_DEFAULTS = ("keep the defaults of the signature given in the task: lr=0.01, momentum=0.0, nesterov=False "
+                 "(the graders also build the class with no hyperparameter at all)")
 HINT_MULTIPLE = ("keep a separate velocity for each parameter (zeros of the same shape), and skip "
                  "parameters whose .grad is None: they must stay unchanged")
 
@@ -54,12 +56,18 @@ class _TorchSGD:
 
 
 def _sgd_run(subject: Subject, rng: np.random.Generator, *, lr: float, momentum: float, nesterov: bool,
-             dtype: str, shapes: list[tuple], steps: int, hint: str, no_grad: tuple = ()) -> None:
-    """Run the student's optimizer and torch.optim.SGD side by side; compare after each step."""
-    subject.trace.begin(steps=steps, lr=lr, momentum=momentum, nesterov=nesterov, dtype=dtype,
-                        shapes=shapes)
+             dtype: str, shapes: list[tuple], steps: int, hint: str, no_grad: tuple = (),
+             defaults: bool = False) -> None:
+    """Run the student's optimizer and torch.optim.SGD side by side; compare after each step.
+
+    ``defaults``: the student's class is built with no hyperparameter (``lr``, ``momentum`` and
+    ``nesterov`` are then the signature's defaults, which the oracle is given)."""
+    hyper = dict(lr=lr, momentum=momentum, nesterov=nesterov)
+    subject.trace.begin(steps=steps, **({"defaults": "all"} if defaults else hyper), dtype=dtype, shapes=shapes)
     initial = random_arrays(rng, shapes, dtype)
-    handle = subject.new(initial, dtype=dtype, lr=lr, momentum=momentum, nesterov=nesterov)
+    handle = subject.new(initial, dtype=dtype) if defaults else subject.new(initial, dtype=dtype, **hyper)
+    if defaults:
+        hint = HINT_DEFAULTS + "; " + hint
     sgd = _TorchSGD(initial, lr, momentum, nesterov)
     previous = [a.astype(np.float64) for a in initial]
     for step in range(1, steps + 1):
@@ -87,6 +95,7 @@ VANILLA = [
     dict(lr=0.1, momentum=0.0, nesterov=False, dtype="float64", shapes=[(5,)], steps=20),
     dict(lr=0.03, momentum=0.0, nesterov=False, dtype="float32", shapes=[(3, 4), (2,)], steps=20),
     dict(lr=1.5, momentum=0.0, nesterov=False, dtype="float64", shapes=[(2, 3)], steps=20),
+    dict(lr=0.01, momentum=0.0, nesterov=False, dtype="float64", shapes=[(4,), (2, 3)], steps=10, defaults=True),
 ]
 MOMENTUM = [
     dict(lr=0.1, momentum=0.9, nesterov=False, dtype="float64", shapes=[(4,)], steps=30),
@@ -105,7 +114,8 @@ MULTIPLE = [
 
 CHECKS = [
     CheckSpec("gradient_descent.vanilla", CLASS,
-              f"momentum=0 matches {ORACLE} over 20 steps at 3 settings (float32 and float64)",
+              f"momentum=0 matches {ORACLE} over 20 steps at 3 settings (float32 and float64) and with the "
+              "defaults (lr=0.01, momentum=0, nesterov=False)",
               _settings_run("gradient_descent.vanilla", VANILLA, HINT_VANILLA)),
     CheckSpec("gradient_descent.momentum", CLASS,
               f"heavy-ball momentum matches {ORACLE} over 30 steps at 3 settings",

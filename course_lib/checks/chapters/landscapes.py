@@ -327,6 +327,40 @@ def _expect_no_graphs(subject: Subject, record: dict) -> None:
                            f"{record.get('calls')} calls", hint=HINT_GRAPH)
 
 
+HINT_ARGUMENTS = ("check the arguments before touching the model, as the task says: {lists} must be lists with one "
+                  "tensor per parameter, shaped like model.parameters(), and {grids} a 1-D list of numbers; otherwise "
+                  "raise ValueError with a message that names the argument, e.g. "
+                  "raise ValueError(f\"{first} must be a list of tensors with the shapes {{shapes}}\")")
+
+
+def _wrong_shape(array: np.ndarray) -> np.ndarray:
+    """Zeros with one more row than ``array`` (a shape no parameter of the model has at that place)."""
+    return np.zeros((array.shape[0] + 1,) + array.shape[1:], dtype=array.dtype)
+
+
+def _refusals(subject: Subject, rng: np.random.Generator, names: tuple[str, str], grids: tuple[str, ...]) -> None:
+    """Bad arguments raise ValueError naming them: a list one tensor short (``names[0]``), a tensor of the wrong
+    shape (``names[1]``), a 2-D grid (each of ``grids``); the other arguments are valid each time."""
+    model = _model(rng, kind="mlp", dtype="float64", batch_norm=False, train=False)
+    inputs, targets = _data(rng, model, "mse")
+    lists = {name: _weights(rng, model["shapes"], "float64") for name in names}
+    values = {name: [0.0, 0.5, 1.0] for name in grids}
+    hint = HINT_ARGUMENTS.format(lists=" and ".join(names), grids=" and ".join(grids), first=names[0])
+    bad_shape = list(lists[names[1]])
+    bad_shape[-1] = _wrong_shape(bad_shape[-1])
+    cases = [(names[0], lists[names[0]][:-1], "one tensor fewer than model.parameters()",
+              f"{names[0]} must have one tensor per parameter"),
+             (names[1], bad_shape, "its last tensor has one row too many",
+              f"{names[1]} must have the shapes of model.parameters()")]
+    cases += [(grid, [[0.0, 0.5], [1.0, 1.5]], "a 2-D list", f"{grid} must be a 1-D list of numbers") for grid in grids]
+    for argument, bad, problem, rule in cases:
+        subject.trace.begin(**_describe(model, loss="mse"), bad_argument=argument, problem=problem)
+        handle, loss_handle = subject.make("mlp", **model["spec"]), subject.make("loss", name="mse")
+        arguments = {**lists, **values, argument: bad}
+        subject.expect_error("function", None, None, inputs, targets, *(arguments[n] for n in names + grids),
+                             objects=[(0, handle), (1, loss_handle)], names=(argument,), rule=rule, hint=hint)
+
+
 # checks ------------------------------------------------------------------------------------
 
 def _direction_mlp(subject: Subject) -> None:
@@ -346,6 +380,7 @@ def _line_values(subject: Subject) -> None:
     for kind, dtype, loss in (("mlp", "float64", "mse"), ("mlp", "float32", "cross_entropy"),
                               ("convnet", "float64", "cross_entropy")):
         _line_case(subject, rng, kind=kind, dtype=dtype, batch_norm=False, train=bool(rng.random() < 0.5), loss=loss)
+    _refusals(subject, rng, ("start", "end"), ("alphas",))
 
 
 def _line_eval_and_restore(subject: Subject) -> None:
@@ -360,6 +395,7 @@ def _surface_values(subject: Subject) -> None:
                               ("convnet", "float64", "cross_entropy")):
         _surface_case(subject, rng, kind=kind, dtype=dtype, batch_norm=False, train=bool(rng.random() < 0.5),
                       loss=loss)
+    _refusals(subject, rng, ("direction1", "direction2"), ("alphas", "betas"))
 
 
 def _surface_eval_and_restore(subject: Subject) -> None:
@@ -380,12 +416,14 @@ CHECKS = [
           "filter_normalized_direction normalises every filter of 4-D convolution weights", _direction_convnet),
     _spec("line_values", "loss_along_line",
           "loss_along_line matches the loss at (1 − α)·start + α·end, inside and outside [0, 1], and restores the "
-          "model", _line_values),
+          "model; start or end of the wrong length or shapes and 2-D alphas raise ValueError naming them",
+          _line_values),
     _spec("line_eval_and_restore", "loss_along_line",
           "loss_along_line evaluates batch norm in eval mode and restores parameters, buffers and modes bit for bit",
           _line_eval_and_restore),
     _spec("surface_values", "loss_surface",
-          "loss_surface matches Z[i, j] = L(θ + alphas[j]·d1 + betas[i]·d2), shape (len(betas), len(alphas))",
+          "loss_surface matches Z[i, j] = L(θ + alphas[j]·d1 + betas[i]·d2), shape (len(betas), len(alphas)); "
+          "directions of the wrong length or shapes and 2-D alphas or betas raise ValueError naming them",
           _surface_values),
     _spec("surface_eval_and_restore", "loss_surface",
           "loss_surface evaluates in eval mode without autograd graphs and restores everything bit for bit",

@@ -232,17 +232,19 @@ def _refuses(subject: Subject, rng: np.random.Generator, cases: list[tuple[dict,
 
 
 def _defaults(subject: Subject, rng: np.random.Generator, oracle_class: type, defaults: dict, hint: str,
-              steps: int = 10) -> None:
-    """The class built with no hyperparameter at all takes the oracle's steps at ``defaults``."""
+              steps: int = 10, grad_scale: float = 1.0) -> None:
+    """The class built with no hyperparameter at all takes the oracle's steps at ``defaults`` (gradients of
+    size ``grad_scale``: tiny ones make a wrong default eps show)."""
     shapes = [(4,), (2, 3)]
-    subject.trace.begin(steps=steps, defaults="all", dtype="float64", shapes=shapes)
+    subject.trace.begin(steps=steps, defaults="all", dtype="float64", shapes=shapes,
+                        **({"gradient_scale": grad_scale} if grad_scale != 1.0 else {}))
     initial = random_arrays(rng, shapes, "float64")
     handle = subject.new(initial, dtype="float64")
     oracle = oracle_class(initial, **defaults)
     previous = [a.copy() for a in initial]
     for step in range(1, steps + 1):
         subject.trace.step = step
-        grads = random_arrays(rng, shapes, "float64")
+        grads = random_arrays(rng, shapes, "float64", scale=grad_scale)
         subject.set_grads(handle, grads)
         subject.call(handle, "step")
         expected = oracle.step(grads)
@@ -404,6 +406,45 @@ def _lion_then(subject: Subject, rng: np.random.Generator) -> None:
                             (dict(weight_decay=-0.1), "weight_decay", "weight_decay must be >= 0")])
 
 
+def _lamb_then(subject: Subject, rng: np.random.Generator) -> None:
+    _defaults(subject, rng, _ClosedFormLAMB, dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0),
+              HINT_DEFAULTS + "lr=1e-3, betas=(0.9, 0.999), eps=1e-6 (not Adam's 1e-8), weight_decay=0.0; "
+              + HINT_LAMB, grad_scale=1e-6)
+    params = random_arrays(rng, [(3,)], "float64")
+    subject.trace.begin(lr=0.0)
+    subject.expect_no_error("new", params=params, lr=0.0, rule="lr must be >= 0: lr = 0 is allowed (a frozen run)",
+                            hint="refuse only lr < 0: lr = 0 is a legal learning rate")
+    _refuses(subject, rng, [(dict(lr=-0.001), "lr", "lr must be >= 0"),
+                            (dict(betas=(0.9, 1.0)), "beta", "betas must each be in [0, 1)"),
+                            (dict(betas=(-0.1, 0.999)), "beta", "betas must each be in [0, 1)"),
+                            (dict(eps=-1e-6), "eps", "eps must be >= 0"),
+                            (dict(weight_decay=-0.01), "weight_decay", "weight_decay must be >= 0")])
+
+
+HINT_LAMB_ZERO_R = ("a parameter whose gradients have all been 0 (with weight_decay = 0) has r = 0, so ‖r‖ = 0: "
+                    "the trust ratio is then 1 (not ‖p‖/0), and the parameter does not move")
+
+
+def _lamb_edges_then(subject: Subject, rng: np.random.Generator) -> None:
+    """‖r‖ = 0: parameter 0 only ever gets zero gradients (m = v = 0, no decay), the others random ones."""
+    hyper = dict(lr=0.02, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0)
+    shapes = [(4,), (2, 3)]
+    subject.trace.begin(steps=3, **hyper, dtype="float64", shapes=shapes, zero_gradients="parameter 0")
+    initial = random_arrays(rng, shapes, "float64")
+    handle = subject.new(initial, dtype="float64", **hyper)
+    oracle = _ClosedFormLAMB(initial, **hyper)
+    previous = [a.copy() for a in initial]
+    for step in range(1, 4):
+        subject.trace.step = step
+        grads = [np.zeros(shapes[0])] + random_arrays(rng, shapes[1:], "float64")
+        subject.set_grads(handle, grads)
+        subject.call(handle, "step")
+        expected = oracle.step(grads)
+        expect_params(subject, handle, expected, "float64", hint=HINT_LAMB_ZERO_R, oracle=oracle.name,
+                      before=previous)
+        previous = expected
+
+
 CHECKS = [
     CheckSpec("adagrad.matches_torch", "AdagradOptimizer",
               "matches torch.optim.Adagrad over 30 steps at 4 settings (float32 and float64); refuses a "
@@ -439,9 +480,12 @@ CHECKS = [
               "matches Lion over 100 steps with weight decay and parameters that have no gradient",
               _check("lion.no_grad_many_steps", [(_ClosedFormLion, LION_MORE, HINT_LION + "; " + HINT_SKIP)])),
     CheckSpec("lamb.matches_paper", "LAMBOptimizer",
-              "matches LAMB (You et al., 2020, Algorithm 2) over 20-30 steps at 4 settings (float32 and float64)",
-              _check("lamb.matches_paper", [(_ClosedFormLAMB, LAMB, HINT_LAMB)])),
+              "matches LAMB (You et al., 2020, Algorithm 2) over 20-30 steps at 4 settings (float32 and float64) "
+              "and with its defaults; accepts lr = 0, refuses a negative lr, eps or weight_decay and betas outside "
+              "[0, 1) with ValueError",
+              _check("lamb.matches_paper", [(_ClosedFormLAMB, LAMB, HINT_LAMB)], _lamb_then)),
     CheckSpec("lamb.trust_ratio_edges", "LAMBOptimizer",
-              "trust ratio 1 for a zero-initialised parameter, one shared t, parameters without gradient skipped",
-              _check("lamb.trust_ratio_edges", [(_ClosedFormLAMB, LAMB_EDGES, HINT_LAMB_EDGES)])),
+              "trust ratio 1 for a zero-initialised parameter and for r = 0 (zero gradients), one shared t, "
+              "parameters without gradient skipped",
+              _check("lamb.trust_ratio_edges", [(_ClosedFormLAMB, LAMB_EDGES, HINT_LAMB_EDGES)], _lamb_edges_then)),
 ]

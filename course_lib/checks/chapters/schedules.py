@@ -52,6 +52,13 @@ HINT_WARMUP = ("during warmup (t < warmup_steps) lr = base_lr·t/warmup_steps (0
                "warmup_steps) and lr = min_lr + ½·(base_lr − min_lr)·(1 + cos(π·progress))")
 HINT_PAST = ("clamp the progress at 1 (use min(t, total_steps), or min(progress, 1)): after total_steps "
              "both cosine schedules stay at min_lr instead of rising again")
+HINT_DEFAULTS = ("keep the defaults of the signatures given in the task: LRScheduler(base_lr, warmup_steps=0, "
+                 "total_steps=1000), step_decay(decay_rate=0.5, decay_steps=100), cosine_annealing(min_lr=0.0) "
+                 "and warmup_cosine(min_lr=0.0); the graders also call them with no argument")
+#: what the schedule's constructor and methods default to
+DEFAULT_INIT = dict(warmup_steps=0, total_steps=1000)
+DEFAULT_KWARGS = {"step_decay": dict(decay_rate=0.5, decay_steps=100), "cosine_annealing": dict(min_lr=0.0),
+                  "warmup_cosine": dict(min_lr=0.0)}
 HINT_COUNTER = ("every schedule method reads self.current_step, which only step() changes (by 1 per "
                 "call) or the caller sets; computing a learning rate must not change it")
 
@@ -100,6 +107,8 @@ def _compare(subject: Subject, handle: int, method: str, kwargs: dict, t: int, e
              base_lr: float, hint: str, oracle: str) -> None:
     subject.set_attr(handle, "current_step", t)
     value = subject.call(handle, method, **kwargs)
+    if subject.trace.setting.get("defaults"):
+        hint = HINT_DEFAULTS + "; " + hint
     arguments = ", ".join(f"{k}={v}" for k, v in kwargs.items())
     expect_close_number(subject.trace, f"{method}({arguments}) at current_step={t}", expected, value,
                         rtol=RTOL, atol=1e-7 * abs(base_lr), hint=hint, oracle=oracle)
@@ -146,6 +155,23 @@ def _with_drawn(check_id: str, fixed: list, draw: Callable) -> list:
     return list(fixed) + [draw(rng) for _ in range(DRAWN)]
 
 
+def _cases(check_id: str, method: str, fixed: list, draw: Callable, defaults_at: list[int]):
+    """``(init, kwargs, steps, full_init, full_kwargs)`` per case: the fixed and drawn settings, then one built
+    with ``base_lr`` alone and the method called with no argument (``full_*``: with the defaults filled in), at
+    ``defaults_at``; ``subject.trace`` says which."""
+    cases = [(init, kwargs, steps) for init, kwargs, steps in _with_drawn(check_id, fixed, draw)]
+    cases.append((dict(base_lr=0.1), {}, defaults_at))
+    for init, kwargs, steps in cases:
+        yield init, kwargs, steps, {**DEFAULT_INIT, **init}, {**DEFAULT_KWARGS[method], **kwargs}
+
+
+def _begin(subject: Subject, init: dict, kwargs: dict) -> None:
+    if kwargs:
+        subject.trace.begin(**init, **kwargs)
+    else:
+        subject.trace.begin(**init, defaults="all the other arguments")
+
+
 STEP_DECAY = [
     (dict(base_lr=0.1, total_steps=1000), dict(decay_rate=0.5, decay_steps=100),
      [0, 1, 50, 99, 100, 101, 199, 200, 250, 999, 1000, 1234]),
@@ -156,11 +182,12 @@ STEP_DECAY = [
 
 
 def _step_decay(subject: Subject) -> None:
-    for init, kwargs, steps in _with_drawn("schedules.step_decay", STEP_DECAY, _drawn_step_decay):
-        subject.trace.begin(**init, **kwargs)
+    for init, kwargs, steps, _, full in _cases("schedules.step_decay", "step_decay", STEP_DECAY, _drawn_step_decay,
+                                               [0, 99, 100, 101, 250, 999, 1000]):
+        _begin(subject, init, kwargs)
         handle = subject.new(None, **init)
-        oracle = torch_schedule(init["base_lr"], lambda o: StepLR(o, step_size=kwargs["decay_steps"],
-                                                                  gamma=kwargs["decay_rate"]), max(steps))
+        oracle = torch_schedule(init["base_lr"], lambda o: StepLR(o, step_size=full["decay_steps"],
+                                                                  gamma=full["decay_rate"]), max(steps))
         for t in steps:
             _compare(subject, handle, "step_decay", kwargs, t, oracle[t], init["base_lr"], HINT_STEP,
                      "torch.optim.lr_scheduler.StepLR")
@@ -174,11 +201,12 @@ COSINE = [
 
 
 def _cosine_annealing(subject: Subject) -> None:
-    for init, kwargs, steps in _with_drawn("schedules.cosine_annealing", COSINE, _drawn_cosine):
-        subject.trace.begin(**init, **kwargs)
+    for init, kwargs, steps, full_init, full in _cases("schedules.cosine_annealing", "cosine_annealing", COSINE,
+                                                       _drawn_cosine, [0, 1, 500, 999, 1000]):
+        _begin(subject, init, kwargs)
         handle = subject.new(None, **init)
         oracle = torch_schedule(init["base_lr"], lambda o: CosineAnnealingLR(
-            o, T_max=init["total_steps"], eta_min=kwargs["min_lr"]), max(steps))
+            o, T_max=full_init["total_steps"], eta_min=full["min_lr"]), max(steps))
         for t in steps:
             _compare(subject, handle, "cosine_annealing", kwargs, t, oracle[t], init["base_lr"], HINT_COSINE,
                      "torch.optim.lr_scheduler.CosineAnnealingLR")
@@ -193,12 +221,13 @@ WARMUP = [
 
 
 def _warmup_cosine(subject: Subject) -> None:
-    for init, kwargs, steps in _with_drawn("schedules.warmup_cosine", WARMUP, _drawn_warmup):
-        subject.trace.begin(**init, **kwargs)
+    for init, kwargs, steps, full_init, full in _cases("schedules.warmup_cosine", "warmup_cosine", WARMUP,
+                                                       _drawn_warmup, [0, 1, 500, 999, 1000]):
+        _begin(subject, init, kwargs)
         handle = subject.new(None, **init)
-        base, warm, total = init["base_lr"], init["warmup_steps"], init["total_steps"]
+        base, warm, total = init["base_lr"], full_init["warmup_steps"], full_init["total_steps"]
         cosine_phase = torch_schedule(base, lambda o: CosineAnnealingLR(
-            o, T_max=total - warm, eta_min=kwargs["min_lr"]), total - warm)
+            o, T_max=total - warm, eta_min=full["min_lr"]), total - warm)
         for t in steps:
             if t < warm:
                 expected, oracle = linear_warmup(t, base, warm), "linear warmup base_lr·t/warmup_steps"
@@ -220,12 +249,13 @@ def _drawn_past(rng: np.random.Generator) -> tuple:
 
 
 def _past_total_steps(subject: Subject) -> None:
-    for init, kwargs, steps in _with_drawn("schedules.past_total_steps", PAST, _drawn_past):
-        subject.trace.begin(**init, **kwargs)
+    for init, kwargs, steps, _, full in _cases("schedules.past_total_steps", "cosine_annealing", PAST, _drawn_past,
+                                               [1001, 1500, 2000, 5000]):
+        _begin(subject, init, kwargs)
         handle = subject.new(None, **init)
         for method in ("cosine_annealing", "warmup_cosine"):
             for t in steps:
-                _compare(subject, handle, method, kwargs, t, kwargs["min_lr"], init["base_lr"], HINT_PAST,
+                _compare(subject, handle, method, kwargs, t, full["min_lr"], init["base_lr"], HINT_PAST,
                          "min_lr: the schedule has ended")
 
 
@@ -274,15 +304,18 @@ def _step_counter(subject: Subject) -> None:
 
 CHECKS = [
     CheckSpec("schedules.step_decay", CLASS,
-              "step_decay matches torch.optim.lr_scheduler.StepLR at 5 settings (3 fixed, 2 drawn at random)", _step_decay),
+              "step_decay matches torch.optim.lr_scheduler.StepLR at 6 settings (3 fixed, 2 drawn at random, the "
+              "defaults)", _step_decay),
     CheckSpec("schedules.cosine_annealing", CLASS,
-              "cosine_annealing matches torch.optim.lr_scheduler.CosineAnnealingLR at 5 settings",
+              "cosine_annealing matches torch.optim.lr_scheduler.CosineAnnealingLR at 6 settings (the defaults "
+              "included)",
               _cosine_annealing),
     CheckSpec("schedules.warmup_cosine", CLASS,
-              "warmup_cosine matches linear warmup + CosineAnnealingLR at 5 settings (one without warmup)",
+              "warmup_cosine matches linear warmup + CosineAnnealingLR at 6 settings (one without warmup, the "
+              "defaults)",
               _warmup_cosine),
     CheckSpec("schedules.past_total_steps", CLASS,
-              "both cosine schedules stay at min_lr after total_steps", _past_total_steps),
+              "both cosine schedules stay at min_lr after total_steps (the defaults included)", _past_total_steps),
     CheckSpec("schedules.step_counter", CLASS,
               "step() advances current_step by one and every schedule follows it", _step_counter),
 ]
