@@ -103,5 +103,11 @@ def markdown_table(points: dict[str, AssignmentPoints]) -> str:
     return "\n".join(lines)
 
 
+def main() -> int:
+    """Print the points table of the repository's ``solutions/``."""
+    print(markdown_table(course_points()))
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(print(markdown_table(course_points())))
+    sys.exit(main())
