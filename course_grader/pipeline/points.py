@@ -98,7 +98,8 @@ def markdown_table(points: dict[str, AssignmentPoints]) -> str:
     points and number of checks, and its total."""
     lines = ["| assignment | notebook | graded units: points (checks) | points |", "|---|---|---|---|"]
     for assignment, item in points.items():
-        units = ", ".join(f"`{unit}` {_number(p)} ({n})" for unit, (p, n) in item.units().items())
+        units = ", ".join(f"{f'`{unit}`' if unit else 'cells without a check'} {_number(p)} ({n})"
+                          for unit, (p, n) in item.units().items())
         lines.append(f"| `{assignment}` | `{item.notebook}` | {units} | {_number(item.total)} |")
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from course_grader.judge.trusted import find_checks
-from course_grader.pipeline.points import course_points
+from course_grader.pipeline.points import course_points, markdown_table
 from course_grader.pipeline.scratch import defined_classes
 from course_lib.checks.chapters import REGISTRY
 
@@ -81,3 +81,25 @@ def test_each_graded_unit_is_defined_by_one_solution_cell(path):
         keyword = "class" if kind == "class" else "def"
         defining = [s for s in solutions if re.search(rf"^{keyword}\s+{re.escape(unit)}\b", s, re.MULTILINE)]
         assert len(defining) == 1, f"{path.parent.name}: {len(defining)} solution cells define {keyword} {unit}"
+
+
+def _cell(source: str, points: float, grade_id: str, cell_type: str = "code") -> dict:
+    return {"cell_type": cell_type, "source": source,
+            "metadata": {"nbgrader": {"grade": True, "grade_id": grade_id, "points": points}}}
+
+
+def test_course_points_sum_the_grade_cells_by_unit(tmp_path):
+    folder = tmp_path / "01_x"
+    folder.mkdir()
+    cells = [_cell('check("a.one", Alpha)', 0, "visible"), _cell('check("a.one", Alpha)', 2, "hidden_one"),
+             _cell('check("a.two", Alpha)', 1.5, "hidden_two"), _cell('check("b.one", beta)', 3, "hidden_three"),
+             _cell("Explain.", 1, "written", "markdown")]
+    (folder / "x.ipynb").write_text(json.dumps({"cells": cells}))
+    [(assignment, points)] = course_points(tmp_path).items()
+    assert (assignment, points.notebook, points.total) == ("01_x", "x.ipynb", 7.5)
+    assert points.units() == {"Alpha": (3.5, 2), "beta": (3.0, 1), "": (1.0, 1)}
+    assert markdown_table({assignment: points}).splitlines()[2] == (
+        "| `01_x` | `x.ipynb` | `Alpha` 3.5 (2), `beta` 3 (1), cells without a check 1 (1) | 7.5 |")
+    (folder / "y.ipynb").write_text(json.dumps({"cells": []}))
+    with pytest.raises(ValueError, match=r"assignment='01_x' has 2 notebooks \['x.ipynb', 'y.ipynb'\]"):
+        course_points(tmp_path)
