@@ -17,11 +17,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
+import math
+
 import numpy as np
 import torch
 
-from course_lib.clipping import global_grad_norm
 from course_lib.validation import check_in_range
+
+
+def _global_norm(params: list[torch.Tensor]) -> float:
+    r"""Global L2 norm $\sqrt{\sum_p \sum_i g_{p,i}^2}$ of the gradients (``None`` skipped)."""
+    return math.sqrt(sum(float(torch.sum(p.grad * p.grad)) for p in params if p.grad is not None))
 
 
 class AutoClip:
@@ -64,7 +70,7 @@ class AutoClip:
             The global norm before clipping.
         """
         params = list(params)
-        norm = global_grad_norm(params)
+        norm = _global_norm(params)
         self._recent.append(norm)
         self.norms.append(norm)
         threshold = self.threshold()
