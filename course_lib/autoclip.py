@@ -14,10 +14,9 @@ with a window (say the 90th of the last 100 norms) clips only the spikes.
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable
-
-import math
 
 import numpy as np
 import torch
