@@ -5,6 +5,7 @@ from chapter_notebook import ROOT, ChapterNotebookTests
 class TestGradientDescentNotebook(ChapterNotebookTests):
     SOURCE = ROOT / "solutions" / "01_gradient_descent" / "gradient_descent.ipynb"
     CLASS = "GradientDescentOptimizer"
+    EXERCISES = ("minibatch_solution",)
     CHECK_IDS = [
         'gradient_descent.vanilla',
         'gradient_descent.momentum',
