@@ -48,7 +48,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
 
-from course_grader.pipeline import check_outcomes, isolation
+from course_grader.pipeline import check_outcomes, feedback_math, isolation
 from course_grader.sandbox import safefs
 from course_grader.pipeline.feedback_html import clean_html
 
@@ -573,11 +573,13 @@ class SanitizeFeedback(NbGraderPreprocessor):
     - code outputs: streams and errors (escaped by the template); rich outputs reduced to
       :data:`FEEDBACK_MIMETYPES`, ``text/html`` cleaned with :func:`clean_html`, PNG/JPEG
       kept only as valid base64, no output metadata (sizes, file names);
+    - maths: the page's budget of TeX converted to MathML opened (:func:`~course_grader.pipeline.feedback_math.start_page`);
     - raw cells: cleaned with :func:`clean_html`. Markdown cells are cleaned after rendering
       by the course's template.
     """
 
     def preprocess(self, nb, resources):
+        feedback_math.start_page()  # this notebook's page converts its own bounded share of TeX
         kept = NotebookNode()
         for key in ("kernelspec", "language_info"):
             value = nb.metadata.get(key)
