@@ -372,6 +372,9 @@ class IsolatedVerdict(NbGraderPreprocessor):
       ``NotebookTimeBudgetExceeded`` error (0 points);
     - a cell whose kernel run already raised keeps that error (0 points).
 
+    Every cell's ``course_autograde`` metadata is removed first: the submitted file may hold a
+    forged record (every check passed) that the class report would otherwise read.
+
     During the pipeline's autograde ``check(...)`` does not run in the kernel at all (it
     prints ``DEFERRED_MARK``); without the judge's pass no such cell earns points. Test cell
     sources are trusted here: ``OverwriteCells`` restored them from the gradebook.
@@ -426,6 +429,8 @@ class IsolatedVerdict(NbGraderPreprocessor):
         resources.setdefault("autograding", {})["early_judge"] = (sources, checks, future)
 
     def preprocess(self, nb, resources):
+        for cell in nb.cells:  # the record is the grader's: whatever the submitted file held there goes
+            cell.metadata.pop(check_outcomes.METADATA_KEY, None)
         early = resources.get("autograding", {}).pop("early_judge", None)
         cells, sources, checks = self._inputs(nb)
         if not self.enabled or not cells:
