@@ -84,7 +84,8 @@ def batch(tmp_path_factory):
     for student, nb in submissions.items():
         scratch.submit(course, student, probe.ASSIGNMENT, nb, "probe.ipynb")
     report = grade_course(course, SETTINGS, jobs=2, log=lambda _: None)
-    rows = {row["student_id"]: row for row in csv.DictReader(open(course.grades_csv, newline=""))}
+    with open(course.grades_csv, newline="") as fh:
+        rows = {row["student_id"]: row for row in csv.DictReader(fh)}
     return course, report, rows
 
 
