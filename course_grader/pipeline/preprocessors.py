@@ -48,7 +48,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
 
-from course_grader.pipeline import check_outcomes, isolation
+from course_grader.pipeline import check_outcomes, feedback_math, isolation
 from course_grader.sandbox import safefs
 from course_grader.pipeline.feedback_html import clean_html
 
@@ -372,6 +372,9 @@ class IsolatedVerdict(NbGraderPreprocessor):
       ``NotebookTimeBudgetExceeded`` error (0 points);
     - a cell whose kernel run already raised keeps that error (0 points).
 
+    Every cell's ``course_autograde`` metadata is removed first: the submitted file may hold a
+    forged record (every check passed) that the class report would otherwise read.
+
     During the pipeline's autograde ``check(...)`` does not run in the kernel at all (it
     prints ``DEFERRED_MARK``); without the judge's pass no such cell earns points. Test cell
     sources are trusted here: ``OverwriteCells`` restored them from the gradebook.
@@ -426,6 +429,8 @@ class IsolatedVerdict(NbGraderPreprocessor):
         resources.setdefault("autograding", {})["early_judge"] = (sources, checks, future)
 
     def preprocess(self, nb, resources):
+        for cell in nb.cells:  # the record is the grader's: whatever the submitted file held there goes
+            cell.metadata.pop(check_outcomes.METADATA_KEY, None)
         early = resources.get("autograding", {}).pop("early_judge", None)
         cells, sources, checks = self._inputs(nb)
         if not self.enabled or not cells:
@@ -573,11 +578,13 @@ class SanitizeFeedback(NbGraderPreprocessor):
     - code outputs: streams and errors (escaped by the template); rich outputs reduced to
       :data:`FEEDBACK_MIMETYPES`, ``text/html`` cleaned with :func:`clean_html`, PNG/JPEG
       kept only as valid base64, no output metadata (sizes, file names);
+    - maths: the page's budget of TeX converted to MathML opened (:func:`~course_grader.pipeline.feedback_math.start_page`);
     - raw cells: cleaned with :func:`clean_html`. Markdown cells are cleaned after rendering
       by the course's template.
     """
 
     def preprocess(self, nb, resources):
+        feedback_math.start_page()  # this notebook's page converts its own bounded share of TeX
         kept = NotebookNode()
         for key in ("kernelspec", "language_info"):
             value = nb.metadata.get(key)
