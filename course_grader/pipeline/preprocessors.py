@@ -553,10 +553,22 @@ class HideHiddenTests(NbGraderPreprocessor):
 
 #: output types a feedback page shows (each rendered escaped, cleaned or as checked base64)
 FEEDBACK_MIMETYPES = ("text/plain", "text/latex", "text/html", "text/markdown", "image/png", "image/jpeg")
+#: characters of one markdown or raw cell, or of one rich text output, that a feedback page renders:
+#: markdown and HTML rendering is superlinear in what one piece holds (a student's 300 KB of unclosed
+#: maths delimiters cost the grading process minutes); the course's own cells hold under 4,000.
+FEEDBACK_TEXT_CHARS = 64 * 1024
+_CUT_NOTE = "\n\n*[{} more characters not shown in the feedback page]*\n"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.+ ()-]{0,60}$")
 #: keys nbformat requires of the notebook metadata SanitizeFeedback keeps (else it drops the whole entry)
 _REQUIRED_METADATA = {"kernelspec": ("name", "display_name"), "language_info": ("name",)}
+
+
+def _within_budget(text: str) -> str:
+    """``text`` cut to :data:`FEEDBACK_TEXT_CHARS`, saying how much was left out."""
+    if len(text) <= FEEDBACK_TEXT_CHARS:
+        return text
+    return text[:FEEDBACK_TEXT_CHARS] + _CUT_NOTE.format(len(text) - FEEDBACK_TEXT_CHARS)
 
 
 def _is_base64(text) -> bool:
@@ -580,7 +592,10 @@ class SanitizeFeedback(NbGraderPreprocessor):
       kept only as valid base64, no output metadata (sizes, file names);
     - maths: the page's budget of TeX converted to MathML opened (:func:`~course_grader.pipeline.feedback_math.start_page`);
     - raw cells: cleaned with :func:`clean_html`. Markdown cells are cleaned after rendering
-      by the course's template.
+      by the course's template;
+    - size: a markdown or raw cell, and a rich text output, beyond :data:`FEEDBACK_TEXT_CHARS`
+      is cut there with a note saying how much was left out (the page's rendering time stays
+      bounded whatever a student writes).
     """
 
     def preprocess(self, nb, resources):
@@ -604,6 +619,8 @@ class SanitizeFeedback(NbGraderPreprocessor):
         cell.metadata = keep
         if "id" in cell and not _SAFE_ID.match(str(cell.id)):
             cell.id = f"cell-{index}"
+        if cell.cell_type != "code":
+            cell.source = _within_budget(str(cell.source))
         if cell.cell_type == "raw":
             cell.source = clean_html(cell.source)
         if cell.cell_type != "code":
@@ -633,6 +650,8 @@ class SanitizeFeedback(NbGraderPreprocessor):
                     value = "".join(map(str, value))
                 if mimetype.startswith("image/") and not _is_base64(value):
                     continue
+                if not mimetype.startswith("image/"):
+                    value = _within_budget(str(value))
                 data[mimetype] = clean_html(value) if mimetype == "text/html" else str(value)
             if data:
                 output.data = data

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import copy
 import html
 import re
 from pathlib import Path
@@ -243,3 +244,20 @@ def test_the_feedback_page_wraps_long_lines_and_lists_graded_checks_first():
     assert "white-space: pre-wrap" in page and "overflow-wrap: anywhere" in page
     toc = [a["href"] for a in BeautifulSoup(page, "html.parser").select("#toc li a")]
     assert toc == ["#hidden_graded", "#visible_check"]
+
+
+def test_a_huge_student_cell_is_cut_with_a_note_so_that_its_page_renders_in_bounded_time():
+    from course_grader.pipeline.preprocessors import FEEDBACK_TEXT_CHARS
+
+    bomb = "\\[a " * 80_000  # unclosed display maths: rendering cost grows faster than its size
+    latex = new_output("display_data", data={"text/latex": bomb, "text/plain": "x"})
+    nb = new_notebook(cells=[new_markdown_cell(bomb + "TAIL"), new_code_cell("show()", outputs=[latex])],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+    sanitized, _ = SanitizeFeedback().preprocess(copy.deepcopy(nb), {})
+    markdown, code = sanitized.cells
+    left_out = len(bomb) + 4 - FEEDBACK_TEXT_CHARS
+    assert markdown.source.startswith("\\[a ") and "TAIL" not in markdown.source
+    assert f"[{left_out} more characters not shown in the feedback page]" in markdown.source
+    assert len(code.outputs[0].data["text/latex"]) < FEEDBACK_TEXT_CHARS + 100
+    page = render_feedback(nb)
+    assert f"{left_out} more characters not shown" in page and "TAIL" not in page
