@@ -1,0 +1,257 @@
+"""Written answers graded by hand in nbgrader's formgrader, on a course the pipeline grades.
+
+One scratch course: the probe assignment (two autograded exercises, 5 points) plus a written
+answer worth 2 points, graded by the pipeline with its canary (the reference's model answer
+has no score until someone grades it: the canary counts autograded points only). alice answers
+everything; bob leaves the written answer as released.
+
+- grades.csv splits the points: ``auto_score`` / ``manual_score``, ``raw_score`` their total;
+- a manual score and comment survive ``--force`` (nbgrader keeps a manual grade while the
+  answer cell is unchanged), and ``term feedback`` puts them into grades.csv and the feedback;
+- in headless Chromium, the formgrader as ``make formgrader`` configures it: a score and a
+  comment typed into alice's written answer, then a forced regrade, grades.csv and the
+  regenerated feedback page.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import os
+import secrets
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import autograding_probe as probe
+import nbformat
+import pytest
+from nbformat.v4 import new_markdown_cell
+
+from course_grader.pipeline import scratch
+from course_grader.pipeline.batch import grade_course
+from course_grader.review import formgrader
+from course_grader.term import feedback as term_feedback
+from course_lib import setup_jupyter
+
+QUESTION = "Why does `double(-3)` return -6? Answer in a sentence."
+MODEL_ANSWER = "Because doubling multiplies by two, whatever the sign."
+ALICE_ANSWER = "It multiplies its argument by 2, so -3 gives -6."
+SERVER_START_S = 120
+
+
+def _source_with_written_answer():
+    nb = probe.source_notebook()
+    nb.cells.append(new_markdown_cell(QUESTION, metadata=probe._meta("why_question", locked=True)))
+    answer = new_markdown_cell(MODEL_ANSWER, metadata=probe._meta("why", grade=True, solution=True, points=2))
+    nb.cells.append(answer)
+    return nb
+
+
+def _with_answer(release, text):
+    nb = probe.with_solutions(release, probe.GOOD_DOUBLE, probe.GOOD_SQUARE)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "why" and text is not None:
+            cell.source = text
+    return nb
+
+
+def _rows(course) -> dict[str, dict]:
+    with open(course.grades_csv, newline="") as fh:
+        return {row["student_id"]: row for row in csv.DictReader(fh)}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """(course, release): alice and bob graded once, with the canary."""
+    root = tmp_path_factory.mktemp("manual")
+    source = root / "source"
+    (source / probe.ASSIGNMENT).mkdir(parents=True)
+    nbformat.write(_source_with_written_answer(), source / probe.ASSIGNMENT / f"{probe.NOTEBOOK}.ipynb")
+    course = scratch.new_course(root / "course", source)
+    grade_course(course, probe.SETTINGS, jobs=1, log=lambda _: None)  # records the assignment, writes the release
+    _, release = scratch.release_notebook(course, probe.ASSIGNMENT)
+    scratch.submit(course, "alice", probe.ASSIGNMENT, _with_answer(release, ALICE_ANSWER), "probe.ipynb")
+    scratch.submit(course, "bob", probe.ASSIGNMENT, _with_answer(release, None), "probe.ipynb")
+    report = grade_course(course, probe.SETTINGS, jobs=1, log=lambda _: None, canary=True)
+    assert sorted(report.regraded) == [("alice", "probe"), ("bob", "probe")]
+    (course.root / "nbgrader_config.py").write_text(  # what graders/nbgrader_config.py says for the real course
+        "c = get_config()\n"
+        f"c.CourseDirectory.root = {str(course.root)!r}\n"
+        "c.CourseDirectory.course_id = 'optim-course'\n"
+        f"c.CourseDirectory.source_directory = {str(course.source)!r}\n"
+        f"c.CourseDirectory.db_url = {course.db_url!r}\n")
+    return course, release
+
+
+def test_release_asks_for_the_answer_and_grades_csv_splits_the_points(graded):
+    course, release = graded
+    answer = next(c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "why")
+    assert answer.source == "YOUR ANSWER HERE" and MODEL_ANSWER not in nbformat.writes(release)
+    rows = _rows(course)
+    alice, bob = rows["alice"], rows["bob"]
+    assert (alice["auto_score"], alice["auto_max_score"], alice["manual_max_score"]) == ("5.0", "5.0", "2.0")
+    assert (alice["manual_score"], alice["manual_status"], alice["max_score"]) == ("0.0", "to_grade", "7.0")
+    # an answer left as released: nbgrader scores it 0 ("No response"), nothing to grade
+    assert (bob["auto_score"], bob["manual_score"], bob["manual_status"]) == ("5.0", "0.0", "graded")
+
+
+def _set_manual(course, student, score, comment):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        grade = gb.find_grade("why", probe.NOTEBOOK, probe.ASSIGNMENT, student)
+        grade.manual_score = score
+        gb.find_comment("why", probe.NOTEBOOK, probe.ASSIGNMENT, student).manual_comment = comment
+        gb.db.commit()
+
+
+def _feedback_page(course, student) -> str:
+    return (course.feedback / student / probe.ASSIGNMENT / f"{probe.NOTEBOOK}.html").read_text()
+
+
+def test_manual_grade_survives_a_forced_regrade_and_reaches_feedback(graded):
+    course, _ = graded
+    _set_manual(course, "bob", 0.5, "Blank, but you said it in class: half a point.")
+    report = grade_course(course, probe.SETTINGS, jobs=1, log=lambda _: None, force=True, students=("bob",))
+    assert report.regraded == [("bob", "probe")]
+    bob = _rows(course)["bob"]
+    assert (bob["auto_score"], bob["manual_score"], bob["raw_score"], bob["score"]) == ("5.0", "0.5", "5.5", "5.5")
+    assert bob["manual_status"] == "graded"
+    _, failed = term_feedback.regenerate(course, students=("bob",))
+    assert not failed
+    page = _feedback_page(course, "bob")
+    assert "Blank, but you said it in class: half a point." in html.unescape(page)
+
+
+def test_formgrader_configuration_leaves_students_lab_alone(tmp_path):
+    instructor = formgrader.configure(tmp_path / "instructor")
+    student = tmp_path / "student"
+    setup_jupyter.configure(student)
+    read = lambda folder: {p.name: p.read_text() for p in (folder / "jupyter_server_config.d").glob("*.json")}
+    assert '"nbgrader.server_extensions.formgrader": true' in read(instructor)[
+        "nbgrader.server_extensions.formgrader.json"]
+    assert '"nbgrader.server_extensions.formgrader": false' in read(student)[
+        "nbgrader.server_extensions.formgrader.json"]
+    env = formgrader.environment(instructor, base={})
+    assert env == {"JUPYTER_CONFIG_DIR": str(instructor), "JUPYTER_PREFER_ENV_PATH": "0"}
+
+
+# ----------------------------------------------------------------------------- the browser
+
+
+@pytest.fixture(scope="module")
+def server(graded, tmp_path_factory):
+    """A Jupyter server with the formgrader on, started as ``make formgrader`` starts it."""
+    course, _ = graded
+    scratch_dir = tmp_path_factory.mktemp("formgrader")
+    config = formgrader.configure(scratch_dir / "config")
+    env = formgrader.environment(config)
+    env.update(HOME=str(scratch_dir), JUPYTER_DATA_DIR=str(scratch_dir / "data"),
+               JUPYTER_RUNTIME_DIR=str(scratch_dir / "runtime"), IPYTHONDIR=str(scratch_dir / "ipython"))
+    env.pop("JUPYTER_PATH", None)
+    with __import__("socket").socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = secrets.token_hex(16)
+    argv = formgrader.command(course.root, port, lab=False, open_browser=False)
+    argv += ["--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}"]
+    log = scratch_dir / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, cwd=course.root, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the server did not answer in {SERVER_START_S} s:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield url, token, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from student_experience.chromium import find_chromium
+    from student_experience.test_browser import CHROMIUM_ARGS
+
+    path, why = find_chromium()
+    if not path:
+        pytest.skip(f"browser test skipped: {why}")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (requirements-dev.txt) is missing")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _alice_notebook_id(course) -> str:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        return gb.find_submission_notebook(probe.NOTEBOOK, probe.ASSIGNMENT, "alice").id
+
+
+@pytest.mark.browser
+def test_instructor_grades_a_written_answer_in_the_formgrader(graded, server, browser):
+    course, _ = graded
+    url, token, log = server
+    comment = "Right: the sign is kept. Say why 2 * x keeps it."
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.set_default_timeout(60_000)
+    page.goto(f"{url}/formgrader/gradebook/{probe.ASSIGNMENT}/{probe.NOTEBOOK}?token={token}")
+    page.locator("a", has_text="alice").first.wait_for()  # the gradebook lists the pipeline's submissions
+    page.goto(f"{url}/formgrader/submissions/{_alice_notebook_id(course)}/?token={token}")
+    assert ALICE_ANSWER in page.locator("body").inner_text()
+    score = page.locator("input.score#why")
+    score.fill("1.5")
+    score.press("Tab")
+    box = page.locator("textarea#why-comment")
+    box.fill(comment)
+    box.press("Tab")
+    page.locator("input.score#why").wait_for()
+    _wait_saved(course, "alice", 1.5, comment, log)
+    page.close()
+
+    report = grade_course(course, probe.SETTINGS, jobs=1, log=lambda _: None, force=True, students=("alice",))
+    assert report.regraded == [("alice", "probe")]
+    alice = _rows(course)["alice"]
+    assert (alice["auto_score"], alice["manual_score"], alice["raw_score"]) == ("5.0", "1.5", "6.5")
+    assert alice["manual_status"] == "graded"
+    _, failed = term_feedback.regenerate(course, students=("alice",))
+    assert not failed
+    shown = html.unescape(_feedback_page(course, "alice"))
+    assert comment in shown and "6.5" in shown and ALICE_ANSWER in shown
+
+
+def _wait_saved(course, student, score, comment, log: Path, timeout_s: float = 30) -> None:
+    """The formgrader saves on change: wait until the gradebook holds the score and the comment."""
+    from nbgrader.api import Gradebook
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with Gradebook(course.db_url, course.course_id) as gb:
+            grade = gb.find_grade("why", probe.NOTEBOOK, probe.ASSIGNMENT, student)
+            text = gb.find_comment("why", probe.NOTEBOOK, probe.ASSIGNMENT, student).manual_comment
+            got = (grade.manual_score, text)
+        if got == (score, comment):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the formgrader did not save {(score, comment)}, the gradebook holds {got}:\n"
+                        f"{log.read_text()[-3000:]}")
+        time.sleep(0.5)
