@@ -38,6 +38,7 @@ QUESTION = "Why does `double(-3)` return -6? Answer in a sentence."
 MODEL_ANSWER = "Because doubling multiplies by two, whatever the sign."
 ALICE_ANSWER = "It multiplies its argument by 2, so -3 gives -6."
 SERVER_START_S = 120
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
 
 
 def _source_with_written_answer():
@@ -212,11 +213,16 @@ def test_instructor_grades_a_written_answer_in_the_formgrader(graded, server, br
     course, _ = graded
     url, token, log = server
     comment = "Right: the sign is kept. Say why 2 * x keeps it."
-    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # the instructor's token on every request, the pages' own API calls included
+    context = browser.new_context(viewport={"width": 1300, "height": 900},
+                                  extra_http_headers={"Authorization": f"token {token}"})
+    page = context.new_page()
     page.set_default_timeout(60_000)
-    page.goto(f"{url}/formgrader/gradebook/{probe.ASSIGNMENT}/{probe.NOTEBOOK}?token={token}")
-    page.locator("a", has_text="alice").first.wait_for()  # the gradebook lists the pipeline's submissions
-    page.goto(f"{url}/formgrader/submissions/{_alice_notebook_id(course)}/?token={token}")
+    page.goto(f"{url}/formgrader/gradebook/{probe.ASSIGNMENT}/{probe.NOTEBOOK}")
+    page.get_by_text("Submission #2").wait_for()  # the pipeline's two submissions (names hidden)
+    assert page.locator("tbody tr").count() == 2
+    page.goto(f"{url}/formgrader/submissions/{_alice_notebook_id(course)}/")
     assert ALICE_ANSWER in page.locator("body").inner_text()
     score = page.locator("input.score#why")
     score.fill("1.5")
@@ -224,9 +230,9 @@ def test_instructor_grades_a_written_answer_in_the_formgrader(graded, server, br
     box = page.locator("textarea#why-comment")
     box.fill(comment)
     box.press("Tab")
-    page.locator("input.score#why").wait_for()
     _wait_saved(course, "alice", 1.5, comment, log)
-    page.close()
+    page.screenshot(path=str(ARTIFACTS / "formgrader_written_answer.png"), full_page=True)  # for a person
+    context.close()
 
     report = grade_course(course, probe.SETTINGS, jobs=1, log=lambda _: None, force=True, students=("alice",))
     assert report.regraded == [("alice", "probe")]
