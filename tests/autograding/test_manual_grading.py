@@ -30,8 +30,10 @@ from nbformat.v4 import new_markdown_cell
 
 from course_grader.pipeline import scratch
 from course_grader.pipeline.batch import grade_course
-from course_grader.review import formgrader
+from course_grader.review import class_record, formgrader
+from course_grader.review.report_html import assignment_page
 from course_grader.term import feedback as term_feedback
+from course_grader.term.export import check_rows
 from course_lib import setup_jupyter
 
 QUESTION = "Why does `double(-3)` return -6? Answer in a sentence."
@@ -123,6 +125,12 @@ def test_manual_grade_survives_a_forced_regrade_and_reaches_feedback(graded):
     assert not failed
     page = _feedback_page(course, "bob")
     assert "Blank, but you said it in class: half a point." in html.unescape(page)
+    # the per-check export and the class report tell the two kinds of points apart
+    cells = {(r[0], r[3]): r for r in check_rows(course, list(_rows(course).values()))[1:]}
+    assert cells[("bob", "why")][5:] == [0.5, 2.0, "partial", "graded", "instructor"]
+    assert cells[("bob", "test_double")][-1] == "checks"
+    report = assignment_page(class_record.load(course).assignments[0])
+    assert "Autograded: mean 5.00 of 5; written answers (graded by hand): mean " in report
 
 
 def test_formgrader_configuration_leaves_students_lab_alone(tmp_path):
