@@ -30,6 +30,7 @@ from nbformat.v4 import new_markdown_cell
 
 from course_grader.pipeline import scratch
 from course_grader.pipeline.batch import grade_course
+from course_grader.pipeline.course import Course
 from course_grader.review import class_record, formgrader
 from course_grader.review.report_html import assignment_page
 from course_grader.term import feedback as term_feedback
@@ -64,16 +65,23 @@ def _rows(course) -> dict[str, dict]:
         return {row["student_id"]: row for row in csv.DictReader(fh)}
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """(course, release): alice and bob graded once, with the canary."""
-    root = tmp_path_factory.mktemp("manual")
+def _course(root: Path, db_url: str | None = None):
+    """A scratch course with the probe and its written answer, recorded in its gradebook; and its release."""
     source = root / "source"
     (source / probe.ASSIGNMENT).mkdir(parents=True)
     nbformat.write(_source_with_written_answer(), source / probe.ASSIGNMENT / f"{probe.NOTEBOOK}.ipynb")
     course = scratch.new_course(root / "course", source)
+    if db_url is not None:
+        course = Course(root=course.root, source=course.source, db_url=db_url)
     grade_course(course, probe.SETTINGS, jobs=1, log=lambda _: None)  # records the assignment, writes the release
     _, release = scratch.release_notebook(course, probe.ASSIGNMENT)
+    return course, release
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """(course, release): alice and bob graded once, with the canary."""
+    course, release = _course(tmp_path_factory.mktemp("manual"))
     scratch.submit(course, "alice", probe.ASSIGNMENT, _with_answer(release, ALICE_ANSWER), "probe.ipynb")
     scratch.submit(course, "bob", probe.ASSIGNMENT, _with_answer(release, None), "probe.ipynb")
     report = grade_course(course, probe.SETTINGS, jobs=1, log=lambda _: None, canary=True)
@@ -131,6 +139,19 @@ def test_manual_grade_survives_a_forced_regrade_and_reaches_feedback(graded):
     assert cells[("bob", "test_double")][-1] == "checks"
     report = assignment_page(class_record.load(course).assignments[0])
     assert "Autograded: mean 5.00 of 5; written answers (graded by hand): mean " in report
+
+
+def test_manual_grade_survives_a_forced_regrade_in_postgresql(postgres_url, tmp_path):
+    course, release = _course(tmp_path, postgres_url)
+    scratch.submit(course, "alice", probe.ASSIGNMENT, _with_answer(release, ALICE_ANSWER), "probe.ipynb")
+    grade_course(course, probe.SETTINGS, jobs=1, log=lambda _: None)
+    assert _rows(course)["alice"]["manual_status"] == "to_grade"
+    _set_manual(course, "alice", 2.0, "Exactly.")
+    grade_course(course, probe.SETTINGS, jobs=1, log=lambda _: None, force=True)
+    alice = _rows(course)["alice"]
+    assert (alice["auto_score"], alice["manual_score"], alice["score"], alice["manual_status"]) == (
+        "5.0", "2.0", "7.0", "graded")
+    assert "Exactly." in html.unescape(_feedback_page(course, "alice"))
 
 
 def test_formgrader_configuration_leaves_students_lab_alone(tmp_path):
