@@ -19,6 +19,7 @@ import html
 import os
 import secrets
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -165,6 +166,15 @@ def test_formgrader_configuration_leaves_students_lab_alone(tmp_path):
         "nbgrader.server_extensions.formgrader.json"]
     env = formgrader.environment(instructor, base={})
     assert env == {"JUPYTER_CONFIG_DIR": str(instructor), "JUPYTER_PREFER_ENV_PATH": "0"}
+    # JupyterLab's formgrader plugin: on with the instructor's folder first, off with the students' alone
+    probe_code = ("from jupyterlab_server.config import get_static_page_config as g; "
+                  "print(g()['disabledExtensions'].get('@jupyter/nbgrader:formgrader'))")
+    shown = {}
+    for who, folder in (("instructor", instructor), ("student", student)):
+        run = subprocess.run([sys.executable, "-c", probe_code], env=formgrader.environment(folder),
+                             capture_output=True, text=True, timeout=120, check=True)
+        shown[who] = run.stdout.strip()
+    assert shown == {"instructor": "False", "student": "True"}
 
 
 # ----------------------------------------------------------------------------- the browser
