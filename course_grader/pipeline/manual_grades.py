@@ -13,7 +13,9 @@ formgrader. Every other grade cell is *autograded* (a hidden check). Per submiss
 (an answer still waits for the instructor's score) or ``graded``.
 
 nbgrader keeps a manual score and comment while the answer cell's source is unchanged, so a
-regrade of the autograded part (``python -m course_grader --force``) keeps them.
+regrade of the autograded part (``python -m course_grader --force``) keeps them; a regrade
+that fails (status ``failed``: the grader, not the submission) keeps the earlier grade with
+them (:func:`held`) instead of dropping the submission from the gradebook.
 """
 from __future__ import annotations
 
@@ -63,6 +65,20 @@ def split_scores(db_url: str, course_id: str) -> dict[tuple[str, str], Split]:
                             # also flags graded answers again after each autograde, for review)
                 found[(submission.student.id, assignment.name)] = Split(**totals)
     return found
+
+
+def held(db_url: str, course_id: str, student: str, assignment: str) -> bool:
+    """Whether the instructor gave this submission a manual score or comment (which a dropped
+    submission would lose)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url, course_id) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return False
+        return any(grade.manual_score is not None for nb in submission.notebooks for grade in nb.grades) or any(
+            comment.manual_comment for nb in submission.notebooks for comment in nb.comments)
 
 
 def columns(split: Split | None) -> dict[str, str]:

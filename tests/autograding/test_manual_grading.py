@@ -29,9 +29,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_markdown_cell
 
-from course_grader.pipeline import scratch
+from course_grader.pipeline import batch, scratch
 from course_grader.pipeline.batch import grade_course
 from course_grader.pipeline.course import Course
+from course_grader.pipeline.submission import Result
 from course_grader.review import class_record, formgrader
 from course_grader.review.report_html import assignment_page
 from course_grader.term import feedback as term_feedback
@@ -140,6 +141,20 @@ def test_manual_grade_survives_a_forced_regrade_and_reaches_feedback(graded):
     assert cells[("bob", "test_double")][-1] == "checks"
     report = assignment_page(class_record.load(course).assignments[0])
     assert "Autograded: mean 5.00 of 5; written answers (graded by hand): mean " in report
+
+
+def test_a_failed_regrade_keeps_the_manual_grade(graded, monkeypatch):
+    course, _ = graded
+    _set_manual(course, "bob", 1.0, "Kept through a crash.")
+    monkeypatch.setattr(batch, "grade_job", lambda job: Result(job[1], job[2], "failed", "grading crashed").to_dict())
+    grade_course(course, probe.SETTINGS, jobs=1, log=lambda _: None, force=True, students=("bob",))
+    bob = _rows(course)["bob"]
+    assert (bob["status"], bob["manual_score"], bob["auto_score"]) == ("failed", "1.0", "5.0")
+    assert "kept in the gradebook" in bob["reason"]
+    monkeypatch.undo()
+    grade_course(course, probe.SETTINGS, jobs=1, log=lambda _: None, force=True, students=("bob",))
+    bob = _rows(course)["bob"]
+    assert (bob["status"], bob["manual_score"], bob["raw_score"]) == ("graded", "1.0", "6.0")
 
 
 def test_manual_grade_survives_a_forced_regrade_in_postgresql(postgres_url, tmp_path):
