@@ -45,26 +45,54 @@ def manual_cells(notebook) -> set[str]:
 
 
 def split_scores(db_url: str, course_id: str) -> dict[tuple[str, str], Split]:
-    """``{(student, assignment): Split}`` for every submission in the gradebook."""
-    from nbgrader.api import Gradebook  # the gradebook's ORM is heavy; only here
+    """``{(student, assignment): Split}`` for every submission in the gradebook (four queries, whatever the class size)."""
+    from nbgrader.api import (
+        Assignment,
+        Grade,
+        Gradebook,
+        GradeCell,
+        Notebook,
+        SolutionCell,
+        Student,
+        SubmittedAssignment,
+        SubmittedNotebook,
+    )  # the gradebook's ORM is heavy; only here
 
-    found: dict[tuple[str, str], Split] = {}
+    found: dict[tuple[str, str], dict] = {}
     with Gradebook(db_url, course_id) as gb:
-        for assignment in gb.assignments:
-            manual_by_notebook = {nb.name: manual_cells(nb) for nb in assignment.notebooks}
-            for submission in assignment.submissions:
-                totals = {"auto": 0.0, "auto_max": 0.0, "manual": 0.0, "manual_max": 0.0, "to_grade": 0}
-                for notebook in submission.notebooks:
-                    manual = manual_by_notebook.get(notebook.name, set())
-                    for grade in notebook.grades:
-                        kind = "manual" if grade.name in manual else "auto"
-                        totals[kind] += float(grade.score or 0.0)
-                        totals[f"{kind}_max"] += float(grade.max_score or 0.0)
-                        if kind == "manual" and grade.manual_score is None and grade.auto_score is None:
-                            totals["to_grade"] += 1  # answered, not graded yet (nbgrader's needs_manual_grade
-                            # also flags graded answers again after each autograde, for review)
-                found[(submission.student.id, assignment.name)] = Split(**totals)
-    return found
+        in_course = Assignment.course_id == course_id
+        solutions = set(gb.db.query(SolutionCell.notebook_id, SolutionCell.name)
+                        .join(Notebook, SolutionCell.notebook_id == Notebook.id)
+                        .join(Assignment, Notebook.assignment_id == Assignment.id).filter(in_course))
+        manual = {cell_id for cell_id, notebook, name in gb.db.query(GradeCell.id, GradeCell.notebook_id, GradeCell.name)
+                  .join(Notebook, GradeCell.notebook_id == Notebook.id)
+                  .join(Assignment, Notebook.assignment_id == Assignment.id).filter(in_course)
+                  if (notebook, name) in solutions}
+        rows = (gb.db.query(Student.id, Assignment.name, Grade.cell_id, Grade.score, Grade.max_score,
+                            Grade.auto_score, Grade.manual_score)
+                .select_from(Grade)
+                .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+                .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+                .join(Student, SubmittedAssignment.student_id == Student.id)
+                .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+                .filter(in_course))
+        for student, assignment, cell_id, score, max_score, auto_score, manual_score in rows:
+            totals = found.setdefault((student, assignment), {"auto": 0.0, "auto_max": 0.0, "manual": 0.0,
+                                                              "manual_max": 0.0, "to_grade": 0})
+            kind = "manual" if cell_id in manual else "auto"
+            totals[kind] += float(score or 0.0)
+            totals[f"{kind}_max"] += float(max_score or 0.0)
+            if kind == "manual" and manual_score is None and auto_score is None:
+                totals["to_grade"] += 1  # answered, not graded yet (nbgrader's needs_manual_grade also
+                # flags graded answers again after each autograde, for review)
+        # submissions without any grade cell still have a row
+        for student, assignment in (gb.db.query(Student.id, Assignment.name).select_from(SubmittedAssignment)
+                                    .join(Student, SubmittedAssignment.student_id == Student.id)
+                                    .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+                                    .filter(in_course)):
+            found.setdefault((student, assignment), {"auto": 0.0, "auto_max": 0.0, "manual": 0.0,
+                                                     "manual_max": 0.0, "to_grade": 0})
+    return {key: Split(**totals) for key, totals in found.items()}
 
 
 def held(db_url: str, course_id: str, student: str, assignment: str) -> bool:
