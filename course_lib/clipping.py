@@ -90,7 +90,7 @@ class ClippingOptimizer:
       \theta \leftarrow \theta - \eta\, g.$$
 
     This is an L2 (trust-region, or proximal) pull that keeps the parameters near
-    $\theta_{\text{ref}}$. The source material calls ``kl_penalty`` a KL penalty:
+    $\theta_{\text{ref}}$. Its name, ``kl_penalty``, calls it a KL penalty:
     it equals one only for Gaussians of a fixed, shared variance $\sigma^2$, for which
     $\mathrm{KL}(\mathcal N(\theta, \sigma^2 I)\,\|\,\mathcal N(\theta_{\text{ref}}, \sigma^2 I))
     = \lVert\theta - \theta_{\text{ref}}\rVert^2 / (2\sigma^2)$. In general (e.g. between

@@ -20,13 +20,16 @@ Per student, the choice (:func:`choose_notebook`):
   entries that are no LMS file name, and entries refused as unsafe (:mod:`lms_zip`).
 
 Nothing is written outside ``submitted/<student_id>/<assignment>/``, and nothing there is
-written through a link. Neither download carries a submission time, so no ``timestamp.txt``
-is written; a Canvas ``_late`` mark is reported.
+written through a link. Neither download carries a submission time (a Canvas ``_late`` mark is
+reported, but says neither when nor against which due date), so ``timestamp.txt``, the time
+the late policy reads, comes from ``--times``: a CSV of the LMS's submission times
+(:func:`read_times`), written in nbgrader's format for each collected student it names.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import os
 import stat
 import sys
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from course_grader.pipeline.course import Course
+from course_grader.pipeline.exchange_files import TIMESTAMP_FORMAT
 from course_grader.pipeline.spreadsheet_safe import safe_row
 from course_grader.pipeline.submission import Settings
 from course_grader.term import canvas, moodle
@@ -48,6 +52,7 @@ from course_grader.term.roster import Roster, read_roster, roster_path
 
 LMS = {canvas.NAME: canvas, moodle.NAME: moodle}
 REPORT_COLUMNS = ["student_id", "lms_id", "name", "status", "collected_from", "notes"]
+TIMES_COLUMNS = ("lms_id", "submitted_at")
 
 
 @dataclass
@@ -195,9 +200,45 @@ def write_submission(course: Course, student_id: str, assignment: str, released:
     return note
 
 
+def read_times(path: str | Path) -> dict[str, dt.datetime]:
+    """``{lms_id: submission time (UTC)}`` from a CSV with a header holding the columns
+    ``lms_id`` (as in the roster) and ``submitted_at``: ISO 8601 with its UTC offset, e.g.
+    ``2026-10-13T08:15:00+02:00`` or ``2026-10-13 06:15Z``. Other columns are ignored; a row
+    with an empty ``submitted_at`` gives no time.
+
+    Raises:
+        ValueError: a missing column, a time without an offset or not ISO 8601, an ``lms_id``
+            given twice (naming ``--times``, the line and the value).
+    """
+    times: dict[str, dt.datetime] = {}
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in TIMES_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"--times={str(path)!r} lacks the columns {missing}; allowed: a CSV with the "
+                             f"columns {', '.join(TIMES_COLUMNS)}")
+        for row in reader:
+            lms_id, text = (row["lms_id"] or "").strip(), (row["submitted_at"] or "").strip()
+            where = f"--times={str(path)!r} line {reader.line_num}"
+            if not lms_id or not text:
+                continue
+            if lms_id in times:
+                raise ValueError(f"{where}: lms_id={lms_id!r} is given twice; allowed: one time per lms_id")
+            try:
+                when = dt.datetime.fromisoformat(text)
+            except ValueError:
+                when = None
+            if when is None or when.tzinfo is None:
+                raise ValueError(f"{where}: submitted_at={text!r} is not allowed; allowed: ISO 8601 with a UTC "
+                                 "offset, e.g. 2026-10-13T08:15:00+02:00 or 2026-10-13T06:15:00Z")
+            times[lms_id] = when.astimezone(dt.UTC)
+    return times
+
+
 def collect(course: Course, roster: Roster, assignment: str, zip_path: str | Path, lms: str = "auto",
-            max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> CollectReport:
-    """Collect ``assignment`` from the LMS download ``zip_path`` into ``course.submitted``.
+            max_bytes: int = DEFAULT_MAX_FILE_BYTES, times: dict[str, dt.datetime] | None = None) -> CollectReport:
+    """Collect ``assignment`` from the LMS download ``zip_path`` into ``course.submitted``;
+    with ``times`` (:func:`read_times`), each collected student's time as ``timestamp.txt``.
 
     Raises:
         ValueError: a bad ``lms``, ``assignment`` or zip (the message says which and why).
@@ -234,6 +275,8 @@ def collect(course: Course, roster: Roster, assignment: str, zip_path: str | Pat
             outcome.status = "not_collected"
         if uploads:
             _collect_one(course, assignment, released, zip_path, max_bytes, module, uploads, outcome)
+        if outcome.status == "collected" and times is not None:
+            _write_time(course, assignment, times.get(student.lms_id), outcome)
         report.students.append(outcome)
     for lms_id in sorted(set(by_id) | set(refused_by_id)):
         uploads = by_id.get(lms_id, [])
@@ -263,6 +306,27 @@ def _collect_one(course: Course, assignment: str, released: str, zip_path, max_b
         outcome.notes.append(note)
 
 
+def _write_time(course: Course, assignment: str, when: dt.datetime | None, outcome: StudentOutcome) -> None:
+    """``when`` as ``timestamp.txt`` next to the collected notebook; without a time, an older
+    ``timestamp.txt`` (of an earlier collection) is removed: the submission counts as on time."""
+    folder = course.submitted / outcome.student_id / assignment
+    if when is None:
+        try:
+            if os.path.lexists(folder / "timestamp.txt"):
+                os.unlink(folder / "timestamp.txt")
+        except OSError as error:
+            outcome.notes.append(f"an older timestamp.txt could not be removed: {error}")
+        outcome.notes.append("no submission time in --times: counted on time")
+        return
+    try:
+        write_submission(course, outcome.student_id, assignment, "timestamp.txt",
+                         when.strftime(TIMESTAMP_FORMAT).encode())
+    except ValueError as error:
+        outcome.notes.append(f"submission time not written: {error}")
+        return
+    outcome.notes.append(f"submitted at {when:%Y-%m-%d %H:%M} UTC")
+
+
 def write_report_csv(report: CollectReport, path: str | Path) -> None:
     """The per-student report as CSV (columns ``REPORT_COLUMNS``), every cell spreadsheet-safe."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -283,6 +347,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--course", default="graders", help="the nbgrader course folder (default: graders)")
     parser.add_argument("--roster", default=None, help="the roster CSV (default: <course>/roster.csv)")
     parser.add_argument("--report", default=None, help="also write the report as CSV to this file")
+    parser.add_argument("--times", default=None, metavar="CSV",
+                        help="the LMS's submission times: a CSV with the columns lms_id and submitted_at "
+                             "(ISO 8601 with its offset), written as each collected notebook's timestamp.txt")
     parser.add_argument("--max-notebook-mb", type=float, default=Settings.max_notebook_mb,
                         help="notebooks larger than this (MiB) are refused, as the grader refuses them "
                              "(default: %(default)g)")
@@ -295,8 +362,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--max-notebook-mb={args.max_notebook_mb:g} is not allowed: it must be more than 0")
         course = Course.from_directory(args.course)
         roster = read_roster(args.roster or roster_path(course.root))
+        times = read_times(args.times) if args.times else None
         report = collect(course, roster, args.assignment, args.zip, args.lms,
-                         int(args.max_notebook_mb * 1024**2))
+                         int(args.max_notebook_mb * 1024**2), times)
     except (ValueError, FileNotFoundError) as error:
         print(f"collect: {error}", file=sys.stderr)
         return 2

@@ -209,8 +209,8 @@ def _probe_course(root: Path, db_url: str) -> Course:
     return Course(root=root.resolve(), source=source.resolve(), db_url=db_url)
 
 
-def test_a_worker_failing_its_canary_gets_no_task_and_is_named(postgres_database, cluster, tmp_path):
-    from distributed import Client
+def test_a_worker_failing_its_canary_gets_no_task_and_is_named(postgres_database, tmp_path):
+    from distributed import Client, LocalCluster
 
     course = _probe_course(tmp_path / "course", postgres_database("dask_canary"))
     filled = scratch.source_notebook(course, probe.ASSIGNMENT, probe.NOTEBOOK)
@@ -220,9 +220,11 @@ def test_a_worker_failing_its_canary_gets_no_task_and_is_named(postgres_database
     students = {"honest": filled, "blank": blank}
     for student, nb in students.items():
         scratch.submit(course, student, probe.ASSIGNMENT, nb, f"{probe.NOTEBOOK}.ipynb")
-    address = cluster.scheduler_address
-    with Client(address, set_as_default=False) as client:
-        client.wait_for_workers(2, timeout=120)  # an earlier test's killed workers are restarted
+    # a cluster of its own: the module's cluster may still be restarting the workers an earlier test killed
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      scheduler_port=0) as cluster, Client(cluster.scheduler_address, set_as_default=False) as client:
+        address = cluster.scheduler_address
+        client.wait_for_workers(2, timeout=120)
         broken, healthy = sorted(client.scheduler_info()["workers"])
         client.run(_set_variable, FACTOR, "3", workers=[broken])
         try:

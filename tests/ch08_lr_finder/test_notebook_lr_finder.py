@@ -96,7 +96,9 @@ def test_markup_points_and_hidden_checks() -> None:
     hidden = [HIDDEN.search(c.source) for c, _ in graded if "BEGIN HIDDEN TESTS" in c.source]
     assert all(hidden), 'a hidden cell must hold exactly one check("<id>", <unit>) call'
     assert [(m["id"], m["cls"]) for m in hidden] == CHECK_IDS
-    assert sum(meta["points"] for _, meta in graded) == 10
+    # the points, whatever solutions/ sets them to, all come from the hidden checks
+    hidden_points = sum(meta["points"] for c, meta in graded if "BEGIN HIDDEN TESTS" in c.source)
+    assert hidden_points == sum(meta["points"] for _, meta in graded) > 0
     assert all(meta["points"] == 0 for c, meta in graded if "BEGIN HIDDEN TESTS" not in c.source)
     assert all(c.source.lstrip().startswith("#") for c, _ in graded), "each test cell starts with a sentence"
     assert all(not c.get("outputs") for c, _ in cells if c.cell_type == "code"), "commit sources without outputs"

@@ -4,6 +4,10 @@ The autograder re-runs `check("<id>", <Class>)` calls in a process that student 
 never runs in (docs/architecture.md). A graded cell that decides with plain asserts
 in the student's kernel could be faked by patching those asserts, so visible tests
 carry no points and each hidden cell holds exactly one check call.
+
+The points themselves are the course's, read from solutions/ by
+course_grader.pipeline.points (the one place a check's points are set, docs/instructors.md,
+Customising the course); docs/instructors.md's table of them is checked in tests/term.
 """
 from __future__ import annotations
 
@@ -13,12 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from course_grader.judge.trusted import find_checks
+from course_grader.pipeline.points import course_points, markdown_table
 from course_grader.pipeline.scratch import defined_classes
 from course_lib.checks.chapters import REGISTRY
-from course_grader.judge.trusted import find_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(ROOT.glob("solutions/*/*.ipynb"))
+POINTS = course_points(ROOT / "solutions")
 
 
 def _graded(path: Path):
@@ -30,7 +36,7 @@ def _graded(path: Path):
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
 def test_points_come_only_from_judged_checks(path):
-    total = 0
+    judged = 0
     for source, meta in _graded(path):
         calls = find_checks(source)
         if meta["points"]:
@@ -38,8 +44,11 @@ def test_points_come_only_from_judged_checks(path):
             assert "BEGIN HIDDEN TESTS" in source, f"{meta['grade_id']}: graded checks are hidden"
             check_id, class_name = calls[0]
             assert REGISTRY[check_id].class_name == class_name
-        total += meta["points"]
-    assert total == 10, f"each chapter is worth 10 points, {path.parent.name} awards {total}"
+            judged += meta["points"]
+    course = POINTS[path.parent.name]
+    assert course.notebook == path.name and course.total > 0, f"{path.parent.name} awards no points"
+    assert judged == course.autograded, f"{path.parent.name}: {course.autograded} points, {judged} from checks"
+    assert all(cell.points >= 0 for cell in course.cells), f"{path.parent.name}: negative points"
 
 
 def _solution_sources(path: Path) -> list[str]:
@@ -72,3 +81,25 @@ def test_each_graded_unit_is_defined_by_one_solution_cell(path):
         keyword = "class" if kind == "class" else "def"
         defining = [s for s in solutions if re.search(rf"^{keyword}\s+{re.escape(unit)}\b", s, re.MULTILINE)]
         assert len(defining) == 1, f"{path.parent.name}: {len(defining)} solution cells define {keyword} {unit}"
+
+
+def _cell(source: str, points: float, grade_id: str, cell_type: str = "code") -> dict:
+    return {"cell_type": cell_type, "source": source,
+            "metadata": {"nbgrader": {"grade": True, "grade_id": grade_id, "points": points}}}
+
+
+def test_course_points_sum_the_grade_cells_by_unit(tmp_path):
+    folder = tmp_path / "01_x"
+    folder.mkdir()
+    cells = [_cell('check("a.one", Alpha)', 0, "visible"), _cell('check("a.one", Alpha)', 2, "hidden_one"),
+             _cell('check("a.two", Alpha)', 1.5, "hidden_two"), _cell('check("b.one", beta)', 3, "hidden_three"),
+             _cell("Explain.", 1, "written", "markdown")]
+    (folder / "x.ipynb").write_text(json.dumps({"cells": cells}))
+    [(assignment, points)] = course_points(tmp_path).items()
+    assert (assignment, points.notebook, points.total) == ("01_x", "x.ipynb", 7.5)
+    assert points.units() == {"Alpha": (3.5, 2), "beta": (3.0, 1), "": (1.0, 1)}
+    assert markdown_table({assignment: points}).splitlines()[2] == (
+        "| `01_x` | `x.ipynb` | `Alpha` 3.5 (2), `beta` 3 (1), cells without a check 1 (1) | 7.5 |")
+    (folder / "y.ipynb").write_text(json.dumps({"cells": []}))
+    with pytest.raises(ValueError, match=r"assignment='01_x' has 2 notebooks \['x.ipynb', 'y.ipynb'\]"):
+        course_points(tmp_path)

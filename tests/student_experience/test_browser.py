@@ -565,13 +565,19 @@ def test_student_notebook_opens_without_unsaved_changes(chapter, name, lab, page
 
 
 def _with_fixture(lab: LabServer, chapter: str, name: str, fixture: str) -> str:
-    """A copy of the student notebook whose class cell is tests/fixtures/implementations/<chapter>/<fixture>.py."""
+    """A solved copy of the chapter whose one graded unit is tests/fixtures/implementations/<chapter>/<fixture>.py.
+
+    ``fixture`` is ``wrong_x`` for a chapter with one fixture folder, or ``<unit>/wrong_x`` for a chapter with a
+    folder per graded unit (chapters 7-10). Every other unit keeps its correct solution, so the one failing
+    check is the wrong unit's.
+    """
     from course_grader.pipeline import scratch
 
     code = (ROOT / "tests" / "fixtures" / "implementations" / chapter / f"{fixture}.py").read_text()
-    nb = nbformat.read(lab.root / "notebooks" / chapter / f"{name}.ipynb", as_version=4)
-    nb = scratch.with_class(nb, scratch.defined_classes(code)[0], code)
-    path = f"notebooks/{chapter}/{name}_{fixture}.ipynb"
+    nb = nbformat.read(lab.root / "notebooks" / chapter / f"{name}_solved.ipynb", as_version=4)
+    unit = fixture.split("/")[0] if "/" in fixture else None
+    nb = scratch.with_implementation(nb, code, unit)
+    path = f"notebooks/{chapter}/{name}_{fixture.replace('/', '_')}.ipynb"
     nbformat.write(nb, lab.root / path)
     return path
 
@@ -590,8 +596,14 @@ JS_VALIDATE_MESSAGE = """
 }
 """
 
+# One wrong fixture per chapter at most: each Validate runs the whole chapter.
 WRONG = [("01_gradient_descent", "gradient_descent", "wrong_nesterov_is_heavy_ball", "gradient_descent.nesterov"),
-         ("04_projected_gd", "projected_gd", "wrong_box_branch_missing", "projections.step_box")]
+         ("04_projected_gd", "projected_gd", "wrong_box_branch_missing", "projections.step_box"),
+         ("06_optimizer_zoo", "optimizer_zoo", "wrong_adagrad_eps_inside_sqrt", "adagrad.matches_torch"),
+         ("07_schedule_zoo", "schedule_zoo", "with_warmup/wrong_no_shift", "zoo.with_warmup"),
+         ("08_lr_finder", "lr_finder", "suggest_lr/wrong_forward_difference", "lr_finder.suggest_matches_package"),
+         ("09_loss_landscapes", "loss_landscapes", "loss_surface/wrong_axes_swapped", "landscapes.surface_values"),
+         ("10_training_loop", "training_loop", "train_step/wrong_equal_weights", "training_loop.step_uneven")]
 
 
 @pytest.mark.parametrize("chapter, name, fixture, check_id", WRONG, ids=[w[2] for w in WRONG])
@@ -604,7 +616,7 @@ def test_validate_shows_why_a_wrong_solution_fails(chapter, name, fixture, check
         page.locator(f"{PANEL} .validate-button").click()
         dialog = page.locator(".jp-Dialog").filter(has_text="Validation Results")
         dialog.wait_for(timeout=VALIDATE_S * 1000)
-        _screenshot(page, f"{chapter}-{fixture}-validate")
+        _screenshot(page, f"{chapter}-{fixture.replace('/', '_')}-validate")
         body = dialog.locator(".jp-Dialog-body").inner_text()
         assert VALIDATE_SUCCESS not in body and "The following cell failed" in body, body[:2000]
         shown = page.evaluate(JS_VALIDATE_MESSAGE)

@@ -227,3 +227,32 @@ def test_canvas_names(entry, expected):
 def test_moodle_names(entry, expected):
     upload = moodle.parse_entry(entry)
     assert (upload and (upload.lms_id, upload.lms_name, upload.filename)) == expected
+
+
+def test_times_become_timestamps_and_bad_times_are_refused(tmp_path, monkeypatch, capsys):
+    graders = make_course(tmp_path, MOODLE_ROSTER[:2])
+    monkeypatch.chdir(tmp_path)
+    download = make_zip(tmp_path / "m.zip", {"Ada Adams_2001_assignsubmission_file/adam.ipynb": b"1",
+                                             "George Boole_2002_assignsubmission_file/adam.ipynb": b"2"})
+    times = tmp_path / "times.csv"
+    times.write_text("Full name,lms_id,submitted_at\nAda Adams,2001,2026-10-13T08:15:00+02:00\n"
+                     "George Boole,2002,2026-10-12T23:00:00Z\n")
+    assert main([*COMMAND, str(download), "--times", str(times)]) == 0
+    assert "submitted at 2026-10-13 06:15 UTC" in capsys.readouterr().out
+    folder = graders / "submitted"
+    assert (folder / "ada" / "02_adam" / "timestamp.txt").read_text() == "2026-10-13 06:15:00.000000 UTC"
+    assert (folder / "george" / "02_adam" / "timestamp.txt").read_text() == "2026-10-12 23:00:00.000000 UTC"
+    # a later list without george's time: his older timestamp.txt goes, he counts as on time
+    times.write_text("lms_id,submitted_at\n2001,2026-10-13 06:15Z\n2002,\n")
+    assert main([*COMMAND, str(download), "--times", str(times)]) == 0
+    assert "no submission time in --times: counted on time" in capsys.readouterr().out
+    assert not (folder / "george" / "02_adam" / "timestamp.txt").exists()
+    for text, message in [("lms_id,when\n", "lacks the columns ['submitted_at']"),
+                          ("lms_id,submitted_at\n2001,2026-10-13 08:15\n",
+                           "line 2: submitted_at='2026-10-13 08:15' is not allowed; allowed: ISO 8601 with a UTC offset"),
+                          ("lms_id,submitted_at\n2001,13/10/2026\n", "submitted_at='13/10/2026' is not allowed"),
+                          ("lms_id,submitted_at\n2001,2026-10-13T08:15Z\n2001,2026-10-13T09:15Z\n",
+                           "line 3: lms_id='2001' is given twice")]:
+        times.write_text(text)
+        assert main([*COMMAND, str(download), "--times", str(times)]) == 2
+        assert message in capsys.readouterr().err

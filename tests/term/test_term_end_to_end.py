@@ -4,14 +4,11 @@ trusted code; two short runs)."""
 from __future__ import annotations
 
 import csv
-import io
 import subprocess
 import sys
-import zipfile
 
-import nbformat
 from autograding import autograding_probe as probe
-from term.term_course import write_roster
+from term.term_course import make_zip, write_roster
 
 from course_grader.pipeline import scratch
 from course_grader.pipeline.batch import grade_course
@@ -20,15 +17,6 @@ from course_grader.term.__main__ import main
 
 ROSTER = [{"student_id": s, "name": n, "email": f"{s}@example.org", "lms_id": i, "section": "A"}
           for s, n, i in [("ada", "Ada Adams", "11"), ("bob", "Bob Brown", "12"), ("cy", "Cy Cole", "13")]]
-
-
-def _zip(path, files):
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, nb in files.items():
-            buffer = io.StringIO()
-            nbformat.write(nb, buffer)
-            archive.writestr(name, buffer.getvalue())
-    return path
 
 
 def test_collect_grade_export(tmp_path, capsys):
@@ -42,7 +30,7 @@ def test_collect_grade_export(tmp_path, capsys):
     _, release = scratch.release_notebook(course, probe.ASSIGNMENT)
     good = probe.with_solutions(release, probe.GOOD_DOUBLE, probe.GOOD_SQUARE)
     half = probe.with_solutions(release, "def double(x):\n    return 0", probe.GOOD_SQUARE)
-    download = _zip(tmp_path / "canvas.zip", {"adamsada_11_1_probe.ipynb": good,
+    download = make_zip(tmp_path / "canvas.zip", {"adamsada_11_1_probe.ipynb": good,
                                               "brownbob_late_12_2_my_probe.ipynb": half,
                                               "colecy_13_3_probe.ipynb": release})
     assert main(["collect", "probe", "--from", str(download), "--course", str(root)]) == 0
