@@ -1,5 +1,5 @@
 # One command each: `make lab` for students, `make test` for maintainers,
-# `make autograde` / `make grade-demo` for instructors. Every target creates
+# `make autograde` / `make formgrader` / `make grade-demo` for instructors. Every target creates
 # .venv on first use and reinstalls only when a requirements file changes.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -11,7 +11,7 @@ REQS := requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 JUPYTER_ENV := JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter/config JUPYTER_DATA_DIR=$(CURDIR)/.jupyter/data
 
-.PHONY: FORCE setup check-python lab test test-fast student student-build autograde grade-demo report similarity bench lock clean help
+.PHONY: FORCE setup check-python lab formgrader test test-fast student student-build autograde grade-demo report similarity bench lock clean help
 
 help:
 	@echo "make setup       create .venv and install the pinned environment"
@@ -20,6 +20,7 @@ help:
 	@echo "make student     regenerate notebooks/ from solutions/ (nbgrader generate_assignment)"
 	@echo "make student-build OUT=DIR  what students of a graded class get: no reference, no oracle"
 	@echo "make autograde   grade everything under graders/submitted (instructors)"
+	@echo "make formgrader  grade written answers in nbgrader's formgrader (instructors)"
 	@echo "make grade-demo  grade bundled example submissions in a scratch course"
 	@echo "make report      write the class report under graders/reports (instructors)"
 	@echo "make similarity  write the code-similarity report under graders/reports (instructors)"
@@ -74,6 +75,11 @@ student-build: $(STAMP)
 
 autograde: $(STAMP)
 	$(BIN)/python -m course_grader $(ARGS)
+
+# Instructors: nbgrader's formgrader on graders/ (its gradebook, or COURSE_DB_URL's), with a
+# Jupyter configuration of its own (.jupyter/instructor): `make lab` keeps it off for students.
+formgrader: $(STAMP)
+	$(BIN)/python -m course_grader.review.formgrader $(ARGS)
 
 grade-demo: $(STAMP)
 	$(BIN)/python -m course_grader.pipeline.demo

@@ -233,7 +233,8 @@ def run(args: argparse.Namespace, chapters: list[str], sandbox: bool) -> int:
         print(f"  warm pool       {best['pipeline'] / best['pipeline, cold']:6.2f} x the rate with cold judge workers")
     submitted = {(f"student{i:03d}", chapters[i % len(chapters)]) for i in range(args.n)}
     rows = [r for r in report.rows if (r["student_id"], r["assignment"]) in submitted]
-    full = sum(1 for r in rows if r["student_id"] in filled and float(r["score"]) == float(r["max_score"]) > 0)
+    full = sum(1 for r in rows if r["student_id"] in filled  # autograded points: written answers wait for a person
+               and float(r["auto_score"]) == float(r["auto_max_score"]) > 0)
     zero = sum(1 for r in rows if r["student_id"] not in filled and float(r["score"]) == 0)
     print(f"  pipeline scores filled with full marks {full}/{len(filled)}, blank with 0 {zero}/{args.n - len(filled)}")
     return 0

@@ -35,14 +35,15 @@ def cells(source: Path) -> list:
 
 def solution_source(source: Path, exercises: tuple[str, ...] = ()) -> str:
     """The graded classes' solution cells, joined (one cell for a chapter with one class)."""
-    sources = [c.source for c, meta in cells(source) if meta.get("solution") and meta["grade_id"] not in exercises]
+    sources = [c.source for c, meta in cells(source)
+               if meta.get("solution") and c.cell_type == "code" and meta["grade_id"] not in exercises]
     assert sources, f"{source.name} has no solution cell"
     return "\n\n".join(sources)
 
 
 def visible_tests(source: Path) -> list[tuple[str, str]]:
     return [(meta["grade_id"], c.source) for c, meta in cells(source)
-            if meta.get("grade") and "BEGIN HIDDEN TESTS" not in c.source]
+            if meta.get("grade") and c.cell_type == "code" and "BEGIN HIDDEN TESTS" not in c.source]
 
 
 def solved_namespace(solution: str, cls: str) -> dict:
@@ -89,13 +90,14 @@ class ChapterNotebookTests:
         assert all(meta.get("locked") for _, meta in all_cells if not meta.get("solution")), (
             "prose and demos are read-only")
         classes = self.graded_classes()
-        solutions = [c for c, meta in all_cells if meta.get("solution") and meta["grade_id"] not in self.EXERCISES]
+        solutions = [c for c, meta in all_cells
+                     if meta.get("solution") and c.cell_type == "code" and meta["grade_id"] not in self.EXERCISES]
         assert len(solutions) == len(classes)
         assert all(c.source.startswith(f"class {cls}") for c, cls in zip(solutions, classes))
         exercises = [meta["grade_id"] for c, meta in all_cells if meta.get("solution") and meta["grade_id"] in self.EXERCISES]
         assert exercises == list(self.EXERCISES)
         assert all(not meta.get("grade") for _, meta in all_cells if meta.get("grade_id") in self.EXERCISES)
-        graded = [(c, meta) for c, meta in all_cells if meta.get("grade")]
+        graded = [(c, meta) for c, meta in all_cells if meta.get("grade") and c.cell_type == "code"]  # answers: by hand
         hidden = [HIDDEN.search(c.source) for c, _ in graded if "BEGIN HIDDEN TESTS" in c.source]
         assert all(hidden), "a hidden cell must hold exactly one check(\"<id>\", <Class>) call"
         expected = [(cid, REGISTRY[cid].class_name) for cid in self.CHECK_IDS]

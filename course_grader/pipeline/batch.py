@@ -52,7 +52,7 @@ from typing import Callable
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from course_grader.pipeline import dask_cluster, exchange_files, late_policy
+from course_grader.pipeline import dask_cluster, exchange_files, late_policy, manual_grades
 from course_grader.pipeline.canary import CanaryFailed, run_canary  # noqa: F401 - CanaryFailed for callers
 from course_grader.pipeline.course import Course, hash_tree, sqlite_with_busy_timeout
 from course_grader.pipeline.progress import as_progress
@@ -424,7 +424,11 @@ def _grade(course: Course, settings: Settings, assignments: list[str], grading_h
         result = Result(**result)
         name = f"{result.student}/{result.assignment}"
         try:
-            if result.status in UNGRADED:
+            if result.status == "failed" and manual_grades.held(db_url, course.course_id, result.student,
+                                                                result.assignment):
+                result.reason = (f"{result.reason}; the earlier grade, with its manual grades, is kept in the "
+                                 "gradebook").lstrip("; ")
+            elif result.status in UNGRADED:
                 drop_from_gradebook(course, db_url, result.student, result.assignment)
         except Exception as error:  # keep the run going; the row says what happened
             result.reason = f"{result.reason}; could not remove its earlier grade: {error!r}".lstrip("; ")

@@ -10,6 +10,9 @@ run (sandbox, warm pools, judge, timeouts, the run's secret seed):
   it must get full marks;
 - ``canary-blank``: the student version untouched; it must get 0.
 
+Only autograded points count (:mod:`~course_grader.pipeline.manual_grades`): a written answer
+is graded by hand, so the reference's model answer has no score until an instructor gives one.
+
 Anything else stops the run before it writes to the course's gradebook or ``grades.csv``:
 :class:`CanaryFailed` says which assignment, what was expected, what came back and the
 first error the grader met. A pass is remembered in ``<state>/canary.json`` under a key of the
@@ -25,14 +28,14 @@ import importlib.metadata
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import nbformat
 
 from course_grader.pipeline import scratch
 from course_grader.pipeline.course import Course, hash_tree
-from course_grader.pipeline.grades import export_rows
+from course_grader.pipeline.manual_grades import split_scores
 from course_grader.pipeline.submission import Result, Settings
 
 REFERENCE, BLANK = "canary-reference", "canary-blank"
@@ -110,7 +113,7 @@ def _first_error(course: Course, student: str, assignment: str) -> str:
 
 
 def _verdict(course: Course, assignment: str, results: dict, rows: dict) -> list[str]:
-    """What went wrong for one assignment (empty: the canary passed)."""
+    """What went wrong for one assignment (empty: the canary passed); ``rows`` hold autograded points."""
     problems = []
     for student, want in ((REFERENCE, "full marks"), (BLANK, "0 points")):
         result: Result | None = results.get(student)
@@ -163,7 +166,8 @@ def run_canary(course: Course, assignments: Iterable[str], settings: Settings, g
     for raw in grade(jobs):
         result = Result(**raw)
         results.setdefault(result.assignment, {})[result.student] = result
-    rows = {(r["student_id"], r["assignment"]): r for r in export_rows(canary.db_url, canary.course_id)[0]}
+    rows = {key: {"score": str(split.auto), "max_score": str(split.auto_max)}
+            for key, split in split_scores(canary.db_url, canary.course_id).items()}
     problems = [p for a in todo for p in _verdict(canary, a, results.get(a, {}), rows)]
     if problems:
         raise CanaryFailed("the grader cannot grade correctly here: nothing was graded and nothing written "

@@ -1,7 +1,7 @@
 """grades.csv and the summary a batch prints.
 
 ``grades.csv`` has the columns of ``nbgrader export`` (written by nbgrader's own CSV export
-plugin, so they match exactly) plus three:
+plugin, so they match exactly) plus these:
 
 - ``status``: ``graded``; ``timeout`` (a cell ran past the limit: graded, that cell 0);
   ``time_budget`` (the notebook ran past its total time: graded, unfinished cells 0);
@@ -15,6 +15,10 @@ plugin, so they match exactly) plus three:
   judge could not grade it); ``unknown_assignment``; ``not_submitted`` (in the gradebook, no
   submission).
 - ``reason``: what happened, in words, for every status but a clean ``graded``;
+- ``auto_score`` / ``auto_max_score``, ``manual_score`` / ``manual_max_score`` and
+  ``manual_status`` (``none``, ``to_grade``, ``graded``): the autograded checks and the written
+  answers graded by hand in the formgrader (:mod:`course_grader.pipeline.manual_grades`);
+  ``raw_score = auto_score + manual_score`` is the total before the late penalty;
 - ``penalty_reason``: why ``late_submission_penalty`` is not 0 (``late 2 d 3 h: -20 %``), or
   that a submission with a due date had no submission time (counted on time).
 
@@ -40,12 +44,15 @@ from nbgrader.plugins import CsvExportPlugin
 
 from course_grader.pipeline.course import Course
 from course_grader.pipeline.late_policy import Penalty
+from course_grader.pipeline.manual_grades import columns as split_columns
+from course_grader.pipeline.manual_grades import split_scores
 from course_grader.pipeline.spreadsheet_safe import safe_row
 from course_grader.pipeline.submission import Result
 
 EXPORT_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                   "raw_score", "late_submission_penalty", "score", "max_score"]
-COLUMNS = EXPORT_COLUMNS + ["status", "reason", "penalty_reason"]
+SPLIT_COLUMNS = ["auto_score", "auto_max_score", "manual_score", "manual_max_score", "manual_status"]
+COLUMNS = EXPORT_COLUMNS + ["status", "reason", "penalty_reason"] + SPLIT_COLUMNS
 
 
 def export_rows(db_url: str, course_id: str) -> tuple[list[dict], set[tuple[str, str]]]:
@@ -70,10 +77,12 @@ def write_grades_csv(course: Course, db_url: str, results: list[Result],
     by_key = {(r.student, r.assignment): r for r in results}
     penalties = penalties or {}
     rows, submitted = export_rows(db_url, course.course_id)
+    splits = split_scores(db_url, course.course_id)
     seen = set()
     for row in rows:
         key = (row["student_id"], row["assignment"])
         seen.add(key)
+        row.update(split_columns(splits.get(key)))
         row["penalty_reason"] = penalties[key].reason if key in penalties else ""
         result = by_key.get(key)
         if result is not None:
@@ -86,7 +95,8 @@ def write_grades_csv(course: Course, db_url: str, results: list[Result],
         if key not in seen:  # e.g. a folder for an assignment the course does not have
             rows.append({**{c: "" for c in EXPORT_COLUMNS}, "student_id": key[0], "assignment": key[1],
                          "raw_score": "0.0", "late_submission_penalty": "0.0", "score": "0.0",
-                         "status": result.status, "reason": result.reason, "penalty_reason": ""})
+                         "status": result.status, "reason": result.reason, "penalty_reason": "",
+                         **split_columns(None)})
     tmp = course.grades_csv.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")

@@ -33,6 +33,7 @@ class GradedCell:
     check_id: str
     unit: str
     points: float
+    manual: bool = False  # a written answer (markdown solution + grade cell), graded by hand
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,21 @@ class AssignmentPoints:
         """The assignment's maximum score: the sum of its grade cells' points."""
         return sum(cell.points for cell in self.cells)
 
+    @property
+    def autograded(self) -> float:
+        """The points the checks give (the total less the written answers')."""
+        return sum(cell.points for cell in self.cells if not cell.manual)
+
+    @property
+    def manual(self) -> float:
+        """The points of the written answers, graded by hand in the formgrader."""
+        return sum(cell.points for cell in self.cells if cell.manual)
+
     def units(self) -> dict[str, tuple[float, int]]:
         """``{unit: (points, number of checks)}`` of the cells with points, in notebook order."""
         units: dict[str, tuple[float, int]] = {}
         for cell in self.cells:
-            if cell.points:
+            if cell.points and not cell.manual:
                 points, checks = units.get(cell.unit, (0.0, 0))
                 units[cell.unit] = (points + cell.points, checks + 1)
         return units
@@ -68,7 +79,8 @@ def assignment_points(notebook: Path) -> AssignmentPoints:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         calls = find_checks(source) if cell["cell_type"] == "code" else []
         check_id, unit = calls[0] if calls else ("", "")
-        cells.append(GradedCell(meta["grade_id"], check_id, unit, float(meta.get("points") or 0)))
+        manual = cell["cell_type"] == "markdown" and bool(meta.get("solution"))
+        cells.append(GradedCell(meta["grade_id"], check_id, unit, float(meta.get("points") or 0), manual))
     return AssignmentPoints(notebook.parent.name, notebook.name, tuple(cells))
 
 
@@ -95,12 +107,13 @@ def _number(value: float) -> str:
 
 def markdown_table(points: dict[str, AssignmentPoints]) -> str:
     """The table of docs/instructors.md: one row per assignment, its graded units with their
-    points and number of checks, and its total."""
+    points and number of checks, and its points: autograded, plus the written answer's (by hand)."""
     lines = ["| assignment | notebook | graded units: points (checks) | points |", "|---|---|---|---|"]
     for assignment, item in points.items():
         units = ", ".join(f"{f'`{unit}`' if unit else 'cells without a check'} {_number(p)} ({n})"
                           for unit, (p, n) in item.units().items())
-        lines.append(f"| `{assignment}` | `{item.notebook}` | {units} | {_number(item.total)} |")
+        written = f" + {_number(item.manual)} written answer" if item.manual else ""
+        lines.append(f"| `{assignment}` | `{item.notebook}` | {units} | {_number(item.autograded)}{written} |")
     return "\n".join(lines)
 
 

@@ -48,6 +48,10 @@ class Submission:
     status: str = "graded"
     seconds_late: float | None = None
     outcomes: list[Outcome] = field(default_factory=list)
+    #: autograded and hand-graded points, and ``to_grade`` / ``graded`` / ``none`` (grades.csv)
+    auto_score: float | None = None
+    manual_score: float | None = None
+    manual_status: str = ""
 
     @property
     def late(self) -> bool:
@@ -62,6 +66,8 @@ class AssignmentRecord:
     max_score: float = 0.0
     duedate: datetime | None = None
     submissions: list[Submission] = field(default_factory=list)
+    #: the points of the written answers, graded by hand (included in ``max_score``)
+    manual_max: float = 0.0
 
     @property
     def submitted(self) -> list[Submission]:
@@ -91,6 +97,26 @@ def _statuses(grades_csv: Path) -> dict[tuple[str, str], tuple[str, float]]:
             except ValueError:
                 score = 0.0
             found[(student, assignment)] = (row.get("status") or "graded", score)
+    return found
+
+
+def _splits(grades_csv: Path) -> dict[tuple[str, str], dict]:
+    """``{(student, assignment): {"auto_score", "manual_score", "manual_max", "manual_status"}}``
+    from ``grades.csv``'s split columns (:mod:`course_grader.pipeline.manual_grades`), where present."""
+    if not grades_csv.is_file():
+        return {}
+    found = {}
+    with open(grades_csv, newline="") as fh:
+        for row in csv.DictReader(fh):
+            if not row.get("auto_score"):
+                continue
+            key = (row.get("student_id", "").removeprefix("'"), row.get("assignment", "").removeprefix("'"))
+            try:
+                found[key] = {"auto_score": float(row["auto_score"]), "manual_score": float(row["manual_score"]),
+                              "manual_max": float(row.get("manual_max_score") or 0.0),
+                              "manual_status": row.get("manual_status", "")}
+            except ValueError:
+                continue
     return found
 
 
@@ -152,6 +178,7 @@ def _submissions(gb: Gradebook) -> dict[str, dict[str, dict]]:
 def load(course: Course) -> ClassRecord:
     """The class as the gradebook, ``grades.csv`` and the autograded notebooks of ``course`` record it."""
     statuses = _statuses(course.grades_csv)
+    splits = _splits(course.grades_csv)
     records = []
     with open_gradebook(course) as gb:
         students = sorted(s.id for s in gb.students)
@@ -168,9 +195,12 @@ def load(course: Course) -> ClassRecord:
                 status = "graded" if status == "not_submitted" else status
                 due = assignment.duedate + entry["extension"] if assignment.duedate and entry["extension"] else \
                     assignment.duedate
+                split = splits.get((student, assignment.name), {})
+                record.manual_max = max(record.manual_max, split.get("manual_max", 0.0))
                 record.submissions.append(Submission(
                     student, entry["score"], status, _seconds_late(entry["timestamp"], due),
-                    _outcomes(course.autograded / student / assignment.name)))
+                    _outcomes(course.autograded / student / assignment.name), split.get("auto_score"),
+                    split.get("manual_score"), split.get("manual_status", "")))
             records.append(record)
     known = {(s.student, r.name) for r in records for s in r.submissions}
     by_name = {r.name: r for r in records}

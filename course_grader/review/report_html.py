@@ -106,6 +106,18 @@ def _late_section(record: AssignmentRecord, show_students: bool) -> str:
     return text
 
 
+def _split_line(record: AssignmentRecord) -> str:
+    """Autograded and hand-graded points (the written answers), when the assignment has both."""
+    split = [s for s in record.submitted if s.auto_score is not None and s.manual_score is not None]
+    if not record.manual_max or not split:
+        return ""
+    to_grade = sum(s.manual_status == "to_grade" for s in split)
+    auto = stats.mean(s.auto_score for s in split)
+    manual = stats.mean(s.manual_score for s in split)
+    return (f"<p>Autograded: mean {auto:.2f} of {record.max_score - record.manual_max:g}; written answers "
+            f"(graded by hand): mean {manual:.2f} of {record.manual_max:g}, {to_grade} still to grade.</p>")
+
+
 def assignment_page(record: AssignmentRecord, show_students: bool = False) -> str:
     """The page of one assignment: scores, statuses, lateness and every check."""
     found, counts, summaries = scores(record), status_counts(record), check_summaries(record)
@@ -114,6 +126,7 @@ def assignment_page(record: AssignmentRecord, show_students: bool = False) -> st
     parts = [f"<p><a href=\"index.html\">all assignments</a></p><h1>{esc(record.name)}</h1>",
              (f"<p>{len(found)} submissions of {len(record.submissions)} students; mean score {mean}, "
               f"median {median} of {record.max_score:g}.</p>"),
+             _split_line(record),
              "<h2>Scores</h2>", figure(figures.score_histogram(found, record.max_score), "histogram of the scores"),
              "<h2>Submissions by status</h2>", figure(figures.status_bars(counts), "submissions by status"),
              table(["status", "submissions"], [[esc(k), str(v)] for k, v in counts.items()], numeric=(1,)),

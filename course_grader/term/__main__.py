@@ -6,12 +6,12 @@ import importlib
 import sys
 
 # One module of this package per verb, in the order of a term.
-VERBS: tuple[str, ...] = ("collect", "deadlines", "export", "release", "report", "similarity")
+VERBS: tuple[str, ...] = ("collect", "deadlines", "export", "feedback", "release", "report", "similarity")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course_grader.term",
-                                     description="The instructor's term: collect, deadlines, release, export, report, similarity.")
+                                     description="The instructor's term: collect, deadlines, export, feedback, release, report, similarity.")
     subparsers = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb in VERBS:
         importlib.import_module(f"course_grader.term.{verb}").add_parser(subparsers)

@@ -11,7 +11,11 @@
   ``check("<id>", ...)`` calls in its source (space-separated; empty for a plain assert);
   ``status`` is ``passed`` (full points), ``partial``, ``failed`` (0 of more than 0),
   ``no_points`` (a cell worth 0) or ``not_graded`` (no score); ``submission_status`` the
-  submission's status in ``grades.csv``.
+  submission's status in ``grades.csv``; ``graded_by`` is ``checks`` (an autograded cell) or
+  ``instructor`` (a written answer, graded in the formgrader: :mod:`course_grader.pipeline.manual_grades`).
+
+An LMS column holds the total, autograded and manual points together (``grades.csv``'s
+``score``: ``auto_score + manual_score`` less any late penalty).
 
 Scores come from ``<course>/grades.csv`` (:mod:`course_grader.pipeline.grades`) through
 :func:`final_score`, the one place that decides what a row is worth; a row whose status says
@@ -29,6 +33,7 @@ import sys
 from pathlib import Path
 
 from course_grader.pipeline.course import Course
+from course_grader.pipeline.manual_grades import manual_cells
 from course_grader.pipeline.spreadsheet_safe import safe_cell
 from course_grader.pipeline.submission import UNGRADED
 from course_grader.term import canvas, moodle
@@ -38,14 +43,14 @@ FORMATS = ("canvas", "moodle", "checks")
 #: grades.csv statuses whose score is not a grade (see course_grader.pipeline.grades)
 NOT_A_GRADE = frozenset(UNGRADED) | {"unknown_assignment", "not_submitted"}
 CHECK_COLUMNS = ["student_id", "assignment", "notebook", "cell", "checks", "points", "max_points", "status",
-                 "submission_status"]
+                 "submission_status", "graded_by"]
 
 
 def final_score(row: dict) -> float | None:
     """The score a ``grades.csv`` row sends to the LMS, or None where it is not a grade.
 
-    This is nbgrader's ``score`` column: ``raw_score`` less ``late_submission_penalty`` (the
-    gradebook's late penalty, 0 without one). Any later penalty or override belongs here.
+    This is nbgrader's ``score`` column, the total of autograded and manual points: ``raw_score``
+    less ``late_submission_penalty`` (the gradebook's late penalty, 0 without one). Any later penalty or override belongs here.
     """
     if row.get("status") in NOT_A_GRADE or not row.get("score"):
         return None
@@ -118,6 +123,7 @@ def check_rows(course: Course, grades: list[dict]) -> list[list]:
         for assignment in sorted(gb.assignments, key=lambda a: a.name):
             checks = {(nb.name, cell.name): cell_checks(gb, cell.name, nb.name, assignment.name)
                       for nb in assignment.notebooks for cell in nb.grade_cells}
+            manual = {(nb.name, name) for nb in assignment.notebooks for name in manual_cells(nb)}
             for submission in sorted(assignment.submissions, key=lambda s: s.student.id):
                 for notebook in sorted(submission.notebooks, key=lambda n: n.name):
                     for grade in sorted(notebook.grades, key=lambda g: g.name):
@@ -125,7 +131,8 @@ def check_rows(course: Course, grades: list[dict]) -> list[list]:
                                      checks.get((notebook.name, grade.name), ""),
                                      _number(grade.score), _number(grade.max_score),
                                      check_status(grade.score, grade.max_score),
-                                     status.get((submission.student.id, assignment.name), "")])
+                                     status.get((submission.student.id, assignment.name), ""),
+                                     "instructor" if (notebook.name, grade.name) in manual else "checks"])
     return rows
 
 

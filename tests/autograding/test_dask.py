@@ -87,9 +87,9 @@ def test_a_dask_cluster_grades_exactly_as_one_machine(postgres_database, cluster
     assert _grades(courses["dask"]) == rows
     by_student = {row["student_id"]: row for row in rows}
     # the grades are real ones: full marks, fewer for the wrong implementations, the broken one not graded
-    full = by_student["filled"]["max_score"]
-    assert by_student["filled"]["status"] == "graded" and by_student["filled"]["score"] == full
-    assert by_student["correct_numpy"]["score"] == full
+    full = by_student["filled"]["auto_max_score"]  # autograded points (the written answer is graded by hand)
+    assert by_student["filled"]["status"] == "graded" and by_student["filled"]["auto_score"] == full
+    assert by_student["correct_numpy"]["auto_score"] == full
     for wrong in ("wrong_dampening", "wrong_velocity_reset"):
         assert by_student[wrong]["status"] == "graded"
         assert float(by_student[wrong]["score"]) < float(by_student[wrong]["max_score"]), by_student[wrong]

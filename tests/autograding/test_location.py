@@ -93,7 +93,7 @@ def test_a_course_under_tmp_grades_every_chapter_right_with_the_pools_on(checkou
     for chapter in chapters:
         correct, blank = rows[("correct", chapter)], rows[("blank", chapter)]
         assert correct["status"] == blank["status"] == "graded", (correct, blank)
-        assert float(correct["score"]) == float(correct["max_score"]) > 0, correct
+        assert float(correct["auto_score"]) == float(correct["auto_max_score"]) > 0, correct  # written answer: by hand
         assert float(blank["score"]) == 0.0, blank
 
 

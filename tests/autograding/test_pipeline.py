@@ -71,11 +71,12 @@ def test_changed_submission_alone_is_regraded(tmp_path):
     assert (rows["a"]["score"], rows["b"]["score"]) == ("0.0", "2.0")
 
 
-def test_grades_csv_has_export_columns_then_status_reason_and_penalty(robust_batch):
+def test_grades_csv_has_export_columns_then_status_reason_penalty_and_split(robust_batch):
     course, _, _, _ = robust_batch
     header = course.grades_csv.read_text().splitlines()[0]
     assert header == ("assignment,duedate,timestamp,student_id,last_name,first_name,email,raw_score,"
-                      "late_submission_penalty,score,max_score,status,reason,penalty_reason")
+                      "late_submission_penalty,score,max_score,status,reason,penalty_reason,"
+                      "auto_score,auto_max_score,manual_score,manual_max_score,manual_status")
 
 
 def test_cli_refuses_without_sandbox(monkeypatch, tmp_path, capsys):

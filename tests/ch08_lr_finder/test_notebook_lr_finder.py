@@ -59,7 +59,7 @@ def notebook_cells() -> list:
 
 
 def solution_sources() -> list[str]:
-    return [c.source for c, meta in notebook_cells() if meta.get("solution")]
+    return [c.source for c, meta in notebook_cells() if meta.get("solution") and c.cell_type == "code"]
 
 
 def unit_sources(sources: list[str]) -> list[str]:
@@ -69,7 +69,7 @@ def unit_sources(sources: list[str]) -> list[str]:
 
 def visible_tests() -> list[tuple[str, str]]:
     return [(meta["grade_id"], c.source) for c, meta in notebook_cells()
-            if meta.get("grade") and "BEGIN HIDDEN TESTS" not in c.source]
+            if meta.get("grade") and c.cell_type == "code" and "BEGIN HIDDEN TESTS" not in c.source]
 
 
 def solved_namespace(sources: list[str]) -> dict:
@@ -92,7 +92,7 @@ def test_markup_points_and_hidden_checks() -> None:
         assert len(defining) == 1, f"one solution cell defines {unit}"
         others = [u for u in UNITS if u != unit and re.search(rf"^def {u}\b", defining[0], re.MULTILINE)]
         assert not others, f"the cell of {unit} also defines {others}: the grader scans each unit's cell alone"
-    graded = [(c, meta) for c, meta in cells if meta.get("grade")]
+    graded = [(c, meta) for c, meta in cells if meta.get("grade") and c.cell_type == "code"]  # the written answer: by hand
     hidden = [HIDDEN.search(c.source) for c, _ in graded if "BEGIN HIDDEN TESTS" in c.source]
     assert all(hidden), 'a hidden cell must hold exactly one check("<id>", <unit>) call'
     assert [(m["id"], m["cls"]) for m in hidden] == CHECK_IDS

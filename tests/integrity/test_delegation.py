@@ -168,7 +168,8 @@ ASSIGNMENT = "02_adam"
 def with_added_cell(nb, source: str, before_solution: bool):
     """The notebook with a code cell the student added (no nbgrader metadata)."""
     nb = nbformat.from_dict(nb)
-    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    index = next(i for i, c in enumerate(nb.cells)
+                 if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution"))
     nb.cells.insert(index if before_solution else index + 1, nbformat.v4.new_code_cell(source))
     return nb
 

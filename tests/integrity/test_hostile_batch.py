@@ -102,6 +102,8 @@ def read_results(course: scratch.Course, student: str, report) -> Graded:
             submission = gb.find_submission(ASSIGNMENT, student)
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
+                    if grade.cell_type != "code":  # a written answer: graded by hand, not by the checks
+                        continue
                     scores[grade.name] = grade.score
                     max_scores[grade.name] = grade.max_score
         except Exception:  # not in the gradebook: ungraded, 0 points

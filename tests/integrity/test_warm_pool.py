@@ -241,7 +241,7 @@ def test_batch_grades_are_the_same_with_and_without_the_pools(tmp_path: Path) ->
     for use_pools in (False, True):
         report = grade_course(course, dataclasses.replace(settings, warm_pool=use_pools), jobs=2, force=True,
                               log=lambda _: None)
-        rows[use_pools] = {(r["student_id"], r["assignment"]): (r["score"], r["max_score"], r["status"])
+        rows[use_pools] = {(r["student_id"], r["assignment"]): (r["auto_score"], r["auto_max_score"], r["status"])
                            for r in report.rows}
         for student, assignment in students:
             assert list((course.feedback / student / assignment).glob("*.html")), (student, "no feedback")

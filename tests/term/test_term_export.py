@@ -116,13 +116,13 @@ def test_checks_breakdown(course, monkeypatch, capsys):
     assert status == 0, err
     rows = _cells(course / "graders" / "export" / "checks.csv")
     assert rows[0] == ["student_id", "assignment", "notebook", "cell", "checks", "points", "max_points", "status",
-                       "submission_status"]
+                       "submission_status", "graded_by"]
     assert ["ada", "02_adam", "adam", "hidden_matches_torch", "02_adam.matches_torch", "1.5", "3.0", "partial",
-            "timeout"] in rows
+            "timeout", "checks"] in rows
     assert ["george", "02_adam", "adam", "hidden_first_step", "02_adam.first_step", "0.0", "2.0", "failed",
-            "graded"] in rows
+            "graded", "checks"] in rows
     assert ["grace", "01_gradient_descent", "gradient_descent", "visible", "", "0.0", "0.0", "no_points",
-            "graded"] in rows
+            "graded", "checks"] in rows
     assert len(rows) == 1 + sum(len(points) for points in SCORES.values())
 
 
