@@ -141,12 +141,16 @@ class ClippingOptimizer:
         return float(_clip._get_total_norm(grads, 2.0)) if grads else 0.0
 
     def clip_by_norm(self):
+        if self.clip_norm is None:  # the task's rule: no bound, no clipping
+            return
         norm = self.compute_grad_norm()
         if norm > self.clip_norm:
             _clip._clip_grads_with_norm_([p for p in self.params if p.grad is not None], self.clip_norm,
                                          torch.tensor(norm - 1e-6))
 
     def clip_by_value(self):
+        if self.clip_value is None:
+            return
         getattr(_clip, "clip_grad_" + "value_")([p for p in self.params if p.grad is not None], self.clip_value)
 
     def _clip_all(self):
