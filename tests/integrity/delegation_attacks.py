@@ -10,6 +10,7 @@ static scan sees.
 from __future__ import annotations
 
 import hashlib
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -257,6 +258,9 @@ def record_schedule_table(correct: type) -> dict[str, float]:
     def recording(method):
         def call(self, **kwargs):
             value = float(getattr(correct, method)(self, **kwargs))
+            bound = inspect.signature(getattr(correct, method)).bind(self, **kwargs)
+            bound.apply_defaults()  # the replay passes every argument, defaults included
+            kwargs = {name: v for name, v in bound.arguments.items() if name != "self"}
             setting = (method, self.base_lr, self.warmup_steps, self.total_steps, self.current_step,
                        sorted(kwargs.items()))
             table[repr(setting)] = value

@@ -184,9 +184,12 @@ def test_outputs_hold_no_link_and_nothing_from_outside(batch):
             assert stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode), f"{path} is not a plain file"
             if stat.S_ISREG(st.st_mode):
                 assert SECRET.encode() not in path.read_bytes(), f"{path} holds the root-only file"
-    assert sorted(p.name for p in (course.feedback / "kernel_links" / probe.ASSIGNMENT).iterdir()) == ["probe.html"]
+    # the page or notebook, and the two files nbgrader's release_feedback reads (exchange_files.stamp)
+    exchange = ["submission_secret.txt", "timestamp.txt"]
+    assert sorted(p.name for p in (course.feedback / "kernel_links" / probe.ASSIGNMENT).iterdir()) == [
+        "probe.html", *exchange]
     assert sorted(p.name for p in (course.autograded / "kernel_links" / probe.ASSIGNMENT).iterdir()) == [
-        "probe.ipynb"]
+        "probe.ipynb", *exchange]
     assert all(os.path.isdir(p) and not os.path.islink(p) for p in _tree(course.sandboxes))
 
 
