@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -78,12 +79,23 @@ def test_pooled_worker_gives_the_verdicts_of_a_cold_one(path: Path, tmp_path: Pa
         assert not all(passed for _, passed, _ in warm)
 
 
+def _course_under_tmp() -> list[str]:
+    """The entries of /tmp that hold this checkout or its Python, where they live under /tmp: a
+    worker's private /tmp shows them (the pools bind the course's code back into it)."""
+    names = set()
+    for path in (REPO, Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable)):
+        for candidate in (path, path.resolve()):
+            if candidate.is_relative_to("/tmp") and candidate != Path("/tmp"):
+                names.add(candidate.relative_to("/tmp").parts[0])
+    return sorted(names)
+
+
 # Written as a student's cell: it reports what the worker sees on stderr, and leaves traces.
 PROBE = r'''
 import ctypes, json, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 facts = {"uid": os.getuid(), "euid": os.geteuid(), "cwd": os.getcwd(),
-         "tmp": sorted(os.listdir("/tmp")), "shm": sorted(os.listdir("/dev/shm")),
+         "tmp": sorted(set(os.listdir("/tmp")) - set(__COURSE_UNDER_TMP__)), "shm": sorted(os.listdir("/dev/shm")),
          "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
          "ipc": libc.shmget(0x5EC7, 0, 0), "pgid_is_own": os.getpgid(0) == os.getpid()}
 with open("/proc/self/status") as status:
@@ -102,6 +114,7 @@ if os.environ.get("LEAVE_TRACES", "1") == "1" and not facts["tmp"]:
         os._exit(0)
 print("FACTS " + json.dumps(facts), file=sys.stderr, flush=True)
 '''
+PROBE = PROBE.replace("__COURSE_UNDER_TMP__", repr(_course_under_tmp()))
 
 
 def facts_of(worker: WorkerProcess) -> dict:
