@@ -109,6 +109,9 @@ def write_grades_csv(course: Course, db_url: str, results: list[Result],
 def grade_table(rows: list[dict], only_submitted: bool = True) -> str:
     """A fixed-width table: student, assignment, final score/max, status, reason.
 
+    Written answers still to grade by hand are named in the reason column (their points are in
+    the maximum, not yet in the score).
+
     A late penalty shows in the reason column, before the status's reason:
     ``raw 10 - 2 (late 2 d 3 h: -20 %)``.
     """
@@ -117,10 +120,17 @@ def grade_table(rows: list[dict], only_submitted: bool = True) -> str:
         if only_submitted and row["status"] == "not_submitted":
             continue
         score = f"{float(row['score'] or 0):g}/{float(row['max_score'] or 0):g}"
-        reason = "; ".join(filter(None, (_penalty_text(row), row["reason"])))
+        reason = "; ".join(filter(None, (_penalty_text(row), _manual_text(row), row["reason"])))
         reason = reason if len(reason) <= 110 else reason[:107] + "..."
         lines.append(f"{row['student_id']:<16} {row['assignment']:<22} {score:>11}  {row['status']:<17} {reason}")
     return "\n".join(lines)
+
+
+def _manual_text(row: dict) -> str:
+    """Why a full autograded score is not the maximum yet: written answers not graded by hand."""
+    if row.get("manual_status") != "to_grade":
+        return ""
+    return f"{float(row.get('manual_max_score') or 0):g} points of written answers to grade by hand"
 
 
 def _penalty_text(row: dict) -> str:

@@ -315,3 +315,13 @@ def _wait_saved(course, student, score, comment, log: Path, timeout_s: float = 3
             pytest.fail(f"the formgrader did not save {(score, comment)}, the gradebook holds {got}:\n"
                         f"{log.read_text()[-3000:]}")
         time.sleep(0.5)
+
+
+def test_the_grade_table_says_which_points_wait_for_a_hand_grader():
+    from course_grader.pipeline.grades import grade_table
+
+    row = {"student_id": "ref", "assignment": "01_gradient_descent", "score": "10.0", "max_score": "12.0",
+           "status": "graded", "reason": "", "late_submission_penalty": "0", "penalty_reason": "",
+           "manual_status": "to_grade", "manual_max_score": "2.0"}
+    assert "10/12  graded            2 points of written answers to grade by hand" in grade_table([row])
+    assert "to grade by hand" not in grade_table([{**row, "manual_status": "graded"}])
