@@ -39,6 +39,16 @@ def _check_controls(controls: Mapping[str, Control]) -> None:
                              f"got {control!r}")
 
 
+def _slider(ipywidgets, name: str, control: Control):
+    """A whole-number slider when the four numbers are ints (a count reads 21, not 21.0), else a float one."""
+    low, high, step, value = control
+    common = {"min": low, "max": high, "step": step, "value": value, "description": name,
+              "continuous_update": False, "style": {"description_width": "initial"}}
+    if all(isinstance(number, int) for number in control):
+        return ipywidgets.IntSlider(**common)
+    return ipywidgets.FloatSlider(readout_format=".3g", **common)
+
+
 def explore(draw: Callable[..., Figure], **controls: Control) -> dict:
     """Display ``draw(**values)`` under a slider per control; redraw when a slider is let go.
 
@@ -47,7 +57,8 @@ def explore(draw: Callable[..., Figure], **controls: Control) -> dict:
 
     Args:
         draw: returns a new Figure for keyword values named like the controls.
-        **controls: ``name=(min, max, step, value)``, one float slider each.
+        **controls: ``name=(min, max, step, value)``, one slider each: whole numbers when all four
+            are ints, else floats.
 
     Returns:
         The display bundle of the figure at the starting values (``image/png`` and a text
@@ -73,12 +84,7 @@ def explore(draw: Callable[..., Figure], **controls: Control) -> dict:
         display(first, raw=True)
         return first
 
-    sliders = {
-        name: ipywidgets.FloatSlider(min=low, max=high, step=step, value=value, description=name,
-                                     continuous_update=False, readout_format=".3g",
-                                     style={"description_width": "initial"})
-        for name, (low, high, step, value) in controls.items()
-    }
+    sliders = {name: _slider(ipywidgets, name, control) for name, control in controls.items()}
     display(ipywidgets.HBox(list(sliders.values())))
     handle = display(first, raw=True, display_id=True)
 

@@ -56,3 +56,12 @@ def test_figure_is_a_plain_image_and_sliders_redraw_it(shown):
 def test_bad_controls_are_refused(controls, shown):
     with pytest.raises(ValueError, match="control"):
         interactive.explore(draw_line, **controls)
+
+
+def test_whole_number_controls_get_whole_number_sliders(shown):
+    calls, _ = shown
+    interactive.explore(draw_line, slope=(-1, 1, 1, 0), offset=(-1.0, 1.0, 0.5, 0.0))
+    (box, _), _ = calls
+    count, real = box.children
+    assert isinstance(count, ipywidgets.IntSlider) and count.value == 0
+    assert isinstance(real, ipywidgets.FloatSlider) and real.readout_format == ".3g"
