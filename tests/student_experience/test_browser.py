@@ -600,9 +600,12 @@ JS_VALIDATE_MESSAGE = """
 }
 """
 
-# One wrong fixture per chapter at most: each Validate runs the whole chapter.
+# One wrong fixture per chapter: each Validate runs the whole chapter.
 WRONG = [("01_gradient_descent", "gradient_descent", "wrong_nesterov_is_heavy_ball", "gradient_descent.nesterov"),
+         ("02_adam", "adam", "wrong_no_bias_correction", "adam.first_step"),
+         ("03_lr_schedules", "lr_schedules", "wrong_true_division", "schedules.step_decay"),
          ("04_projected_gd", "projected_gd", "wrong_box_branch_missing", "projections.step_box"),
+         ("05_gradient_clipping", "gradient_clipping", "wrong_always_rescale", "clipping.clip_by_norm"),
          ("06_optimizer_zoo", "optimizer_zoo", "wrong_adagrad_eps_inside_sqrt", "adagrad.matches_torch"),
          ("07_schedule_zoo", "schedule_zoo", "with_warmup/wrong_no_shift", "zoo.with_warmup"),
          ("08_lr_finder", "lr_finder", "suggest_lr/wrong_forward_difference", "lr_finder.suggest_matches_package"),
