@@ -39,6 +39,11 @@ class TestOptimizerZooNotebook(ChapterNotebookTests):
         ("lion_betas_swapped", "c = self.beta1 * m + (1 - self.beta1) * g", "c = self.beta2 * m + (1 - self.beta2) * g"),
         ("lion_sign_of_momentum", "c = self.beta1 * m + (1 - self.beta1) * g",
          "m.mul_(self.beta2).add_((1 - self.beta2) * g)" + I16 + "c = m.clone()"),
+        ("lion_momentum_before_c",
+         "c = self.beta1 * m + (1 - self.beta1) * g" + I16 + "p.mul_(1 - self.lr * self.weight_decay)" + I16
+         + "p -= self.lr * torch.sign(c)" + I16 + "m.mul_(self.beta2).add_((1 - self.beta2) * g)",
+         "m.mul_(self.beta2).add_((1 - self.beta2) * g)" + I16 + "c = self.beta1 * m + (1 - self.beta1) * g" + I16
+         + "p.mul_(1 - self.lr * self.weight_decay)" + I16 + "p -= self.lr * torch.sign(c)"),
         ("lamb_no_bias_correction", "r = m_hat / (torch.sqrt(v_hat) + self.eps) + self.weight_decay * p",
          "r = m / (torch.sqrt(v) + self.eps) + self.weight_decay * p"),
         ("lamb_zero_ratio_for_zero_param", "if p_norm > 0 and r_norm > 0 else 1.0", "if r_norm > 0 else 1.0"),
