@@ -531,7 +531,7 @@ CHECKS = [
           _one_cycle),
     _spec("one_cycle_edges", "one_cycle",
           "one_cycle matches OneCycleLR at every step of short cycles, with rises and falls of one or two steps; "
-          "raises ValueError at step = total_steps and for a rise shorter than one step",
+          "raises ValueError at step = total_steps and when pct_start·total_steps ≤ 1",
           _one_cycle_edges),
     _spec("with_warmup", "with_warmup",
           "with_warmup matches SequentialLR([LinearLR, main]) and the warmup from 0, for 4 kinds of schedule",
