@@ -58,3 +58,14 @@ def test_students_get_an_empty_answer(path):
     grade_id = answer["metadata"]["nbgrader"]["grade_id"]
     assert "".join(released[grade_id]["source"]) == "YOUR ANSWER HERE"
     assert "".join(answer["source"]) not in student.read_text()
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
+def test_the_next_cell_does_not_give_the_answer_away(path):
+    """A reading of the measurement right under the answer starts folded (<details>): the student opens it after."""
+    cells = json.loads(path.read_text())["cells"]
+    following = cells[_manual_cells(cells)[0] + 1]
+    text = "".join(following["source"]).strip()
+    if following["metadata"]["nbgrader"]["grade_id"].endswith("_read"):  # the chapter's reading of the exercise
+        assert text.startswith("<details>\n<summary>") and text.endswith("</details>"), (
+            f"{path.parent.name}: the cell after the written answer shows its reading unfolded")
