@@ -240,19 +240,9 @@ def server(graded, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from student_experience.chromium import find_chromium
-    from student_experience.test_browser import CHROMIUM_ARGS
+    from student_experience.chromium import launched_browser
 
-    path, why = find_chromium()
-    if not path:
-        pytest.skip(f"browser test skipped: {why}")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (requirements-dev.txt) is missing")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    yield from launched_browser()
 
 
 def _alice_notebook_id(course) -> str:

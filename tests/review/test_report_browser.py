@@ -6,8 +6,8 @@ image, or an inline script, would be refused and reported on the console.
 from __future__ import annotations
 
 import pytest
-from student_experience.chromium import find_chromium
-from student_experience.test_browser import ARTIFACTS, CHROMIUM_ARGS
+from student_experience.chromium import launched_browser
+from student_experience.test_browser import ARTIFACTS
 
 from course_grader.review.report import write_report
 from course_grader.review.synthetic_class import build_class
@@ -24,16 +24,7 @@ def index(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    path, why = find_chromium()
-    if not path:
-        pytest.skip(f"browser test skipped: {why}")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (requirements-dev.txt) is missing")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    yield from launched_browser()
 
 
 def test_the_report_opens_with_its_figures_visible(index, browser):

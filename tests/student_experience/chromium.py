@@ -16,11 +16,24 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+
+import pytest
 
 #: Names of the system's Chromium, in order of preference.
 SYSTEM_NAMES = ("chromium", "chromium-browser")
 INSTALL_HINT = "install Debian's chromium package (apt-get install chromium), as .ci/run does"
 DOWNLOAD_TIMEOUT_S = 600
+#: How every browser test starts Chromium.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _starts(path: str) -> str:
@@ -98,3 +111,20 @@ def find_chromium(path: str | None = None) -> tuple[str | None, str]:
         return None, (f"{broken} (Playwright's Chromium needs system libraries: "
                       f"`playwright install-deps chromium` as root); or {INSTALL_HINT}")
     return found, "Playwright's Chromium"
+
+
+def launched_browser() -> Iterator:
+    """A started Playwright Chromium, closed afterwards: the body of a module-scoped ``browser`` fixture.
+
+    Skips the calling test, saying why, when there is no Chromium or no Playwright.
+    """
+    path, why = find_chromium()
+    if not path:
+        pytest.skip(f"browser test skipped: {why}")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (requirements-dev.txt) is missing")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

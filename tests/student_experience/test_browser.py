@@ -43,7 +43,7 @@ import nbformat
 import pytest
 
 from course_lib import setup_jupyter
-from student_experience.chromium import find_chromium
+from student_experience.chromium import CHROMIUM_ARGS, find_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -60,15 +60,6 @@ CHAPTERS = [
     ("08_lr_finder", "lr_finder"),
     ("09_loss_landscapes", "loss_landscapes"),
     ("10_training_loop", "training_loop"),
-]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
 ]
 #: What an untouched exercise may raise; anything else is a bug in the chapter.
 EXPECTED_ERRORS = re.compile(r"NotImplementedError|CheckFailed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from integrity.test_feedback_html import maths_notebook, render_feedback
-from student_experience.chromium import find_chromium
+from student_experience.chromium import launched_browser
 
 WIDTH = 720
 #: elements wider than the window or scrolling sideways, and <math> elements with no layout box
@@ -22,20 +22,19 @@ PROBE = """() => {
 }"""
 
 
-def test_feedback_page_renders_maths_and_fits_the_window(tmp_path):
-    path, why = find_chromium()
-    if not path:
-        pytest.skip(f"browser test skipped: {why}")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (requirements-dev.txt) is missing")
+@pytest.fixture(scope="module")
+def browser():
+    yield from launched_browser()
+
+
+def test_feedback_page_renders_maths_and_fits_the_window(tmp_path, browser):
     page_file = tmp_path / "feedback.html"
     page_file.write_text(render_feedback(maths_notebook(hint="a_very_long_hint_" * 60)))
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": WIDTH, "height": 900})
-            page.goto(page_file.as_uri())
-            found = page.evaluate(PROBE)
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": WIDTH, "height": 900})
+    try:
+        page.goto(page_file.as_uri())
+        found = page.evaluate(PROBE)
+    finally:
+        page.close()
     assert found["maths"] == 4 and found["flat"] == 0, found
     assert found["wide"] == [] and found["scrolls"] == [] and found["scroll"] <= WIDTH, found
